@@ -1,0 +1,1 @@
+//! Saturn broker crate (filled in by its issue).

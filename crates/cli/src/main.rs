@@ -1,0 +1,5 @@
+//! The `saturn` command-line program.
+
+fn main() {
+    println!("saturn");
+}

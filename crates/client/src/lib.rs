@@ -1,0 +1,1 @@
+//! Saturn client crate (filled in by its issue).

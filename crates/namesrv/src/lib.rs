@@ -1,0 +1,1 @@
+//! Saturn namesrv crate (filled in by its issue).

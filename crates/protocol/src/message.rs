@@ -1,0 +1,1 @@
+//! The stored message record and everything inside it (in progress).

@@ -1,0 +1,1 @@
+//! Saturn remoting crate (filled in by its issue).

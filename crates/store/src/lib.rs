@@ -1,0 +1,1 @@
+//! Saturn store crate (filled in by its issue).
