@@ -19,3 +19,7 @@ pub mod header;
 pub mod header_binary;
 pub mod header_json;
 pub mod message;
+
+pub use command::{LanguageCode, RemotingCommand, SerializeType};
+pub use ext::{ExtFields, HeaderError};
+pub use frame::{decode_frame, encode_frame, FrameError, DEFAULT_MAX_FRAME_LEN};

@@ -1,0 +1,236 @@
+//! The write path. Runs entirely under the store's append lock: reserve every file the append
+//! will need (so nothing can fail half-way for lack of space), encode the records straight into
+//! the mapped segment, publish them, then dispatch them to the consume queues and the index.
+
+use saturn_protocol::message::record::{encode_into, encoded_len, write_blank_marker, MessageToStore};
+
+use super::{CommitLog, Tail};
+use crate::consume_queue::dispatch::{self, DispatchRequest, Dispatcher};
+use crate::consume_queue::ConsumeQueue;
+use crate::disk::Disk;
+use crate::error::{StoreError, StoreResult};
+use std::sync::Arc;
+
+/// Bytes always kept free at the end of a segment for the blank marker.
+const MIN_BLANK: usize = 8;
+
+/// Where one appended record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Commit-log offset of the record.
+    pub phys: u64,
+    /// Record size (TOTALSIZE).
+    pub size: usize,
+    /// Queue offset (0 for half and rollback records, which take none).
+    pub queue_offset: i64,
+    /// Store time written in the record, ms.
+    pub store_timestamp: i64,
+}
+
+/// Everything an append needs besides the tail.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendContext<'a> {
+    /// The log.
+    pub log: &'a CommitLog,
+    /// Where records are dispatched.
+    pub dispatcher: Dispatcher<'a>,
+    /// File-system seam.
+    pub disk: &'a dyn Disk,
+    /// Delay levels for the schedule topic's tags code.
+    pub delay_levels_ms: &'a [i64],
+    /// Largest accepted body.
+    pub max_body: usize,
+}
+
+/// Topic names become directory names: allow only RocketMQ's character set (`[%|a-zA-Z0-9_-]`),
+/// which also rules out `.`/`..` and path separators.
+pub fn check_topic(topic: &str) -> StoreResult<()> {
+    let ok = !topic.is_empty()
+        && topic.len() <= 255
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidMessage(format!("illegal topic name {topic:?}")))
+    }
+}
+
+/// Why an append failed, and whether anything became visible.
+#[derive(Debug)]
+pub enum AppendFailure {
+    /// Nothing was written (bad message, no space for a new file, …).
+    NothingWritten(StoreError),
+    /// The records were published but dispatching them failed: the consume queues lag the log,
+    /// so the caller must poison the store (recovery rebuilds them on reopen).
+    DispatchFailed(StoreError),
+}
+
+/// Appends `msgs` as consecutive records (one batch: same store time, one segment).
+///
+/// # Errors
+/// See [`AppendFailure`].
+pub fn append(
+    ctx: &AppendContext<'_>,
+    tail: &mut Tail,
+    msgs: &[MessageToStore],
+    now_ms: i64,
+) -> Result<Vec<Appended>, AppendFailure> {
+    let out = write_records(ctx, tail, msgs, now_ms).map_err(AppendFailure::NothingWritten)?;
+    for (m, a) in msgs.iter().zip(&out) {
+        let req = DispatchRequest {
+            topic: &m.topic,
+            queue_id: m.queue_id,
+            queue_offset: a.queue_offset,
+            phys: a.phys as i64,
+            size: a.size as i32,
+            tags_code: dispatch::tags_code(
+                &m.topic,
+                &m.properties,
+                a.store_timestamp,
+                ctx.delay_levels_ms,
+            ),
+            store_timestamp: a.store_timestamp,
+            sys_flag: m.sys_flag,
+            properties: &m.properties,
+        };
+        ctx.dispatcher
+            .dispatch(&req)
+            .map_err(AppendFailure::DispatchFailed)?;
+    }
+    Ok(out)
+}
+
+fn write_records(
+    ctx: &AppendContext<'_>,
+    tail: &mut Tail,
+    msgs: &[MessageToStore],
+    now_ms: i64,
+) -> StoreResult<Vec<Appended>> {
+    let seg_size = usize::try_from(ctx.log.segment_size).unwrap_or(usize::MAX);
+    let mut lens = Vec::with_capacity(msgs.len());
+    let mut total = 0usize;
+    let mut index_entries = 0u32;
+    for m in msgs {
+        check_topic(&m.topic)?;
+        if m.body.len() > ctx.max_body {
+            return Err(StoreError::MessageTooLarge {
+                size: m.body.len(),
+                limit: ctx.max_body,
+            });
+        }
+        if m.queue_id < 0 {
+            return Err(StoreError::InvalidMessage(format!("negative queue id {}", m.queue_id)));
+        }
+        let len = encoded_len(m).map_err(|e| StoreError::InvalidMessage(e.to_string()))?;
+        lens.push(len);
+        total = total.saturating_add(len);
+        index_entries =
+            index_entries.saturating_add(dispatch::index_entry_count(m.sys_flag, &m.properties));
+    }
+    if total + MIN_BLANK > seg_size {
+        return Err(StoreError::MessageTooLarge {
+            size: total,
+            limit: seg_size - MIN_BLANK,
+        });
+    }
+
+    // Queue offsets, assigned here under the append lock; reserve consume-queue space.
+    let mut queues: Vec<(Arc<ConsumeQueue>, i64)> = Vec::new();
+    let mut offsets = Vec::with_capacity(msgs.len());
+    for m in msgs {
+        if !dispatch::takes_queue_offset(m.sys_flag) {
+            offsets.push(0);
+            continue;
+        }
+        let pos = queues
+            .iter()
+            .position(|(q, _)| q.queue_id() == m.queue_id && q.topic() == m.topic);
+        let pos = match pos {
+            Some(p) => p,
+            None => {
+                let q = ctx.dispatcher.queues.get_or_create(&m.topic, m.queue_id);
+                let next = q.max_offset();
+                queues.push((q, next));
+                queues.len() - 1
+            }
+        };
+        if let Some((_, next)) = queues.get_mut(pos) {
+            offsets.push(*next);
+            *next += 1;
+        }
+    }
+    for (q, end) in &queues {
+        q.reserve(ctx.disk, *end)?;
+    }
+    if let Some(index) = ctx.dispatcher.index {
+        index.reserve(ctx.disk, index_entries, now_ms)?;
+    }
+
+    let store_ts = now_ms.max(tail.last_store_timestamp);
+    ensure_space(ctx, tail, total)?;
+    let writer = tail.writer.as_mut().ok_or(StoreError::Closed)?;
+    let mut phys = tail.writer_start + writer.staged_end() as u64;
+    let mut out = Vec::with_capacity(msgs.len());
+    for ((m, len), qoff) in msgs.iter().zip(&lens).zip(&offsets) {
+        let Some(dst) = writer.stage(*len) else {
+            writer.discard();
+            return Err(StoreError::Closed);
+        };
+        if let Err(e) = encode_into(m, *qoff, phys as i64, store_ts, dst) {
+            writer.discard();
+            return Err(StoreError::InvalidMessage(e.to_string()));
+        }
+        out.push(Appended {
+            phys,
+            size: *len,
+            queue_offset: *qoff,
+            store_timestamp: store_ts,
+        });
+        phys += *len as u64;
+    }
+    writer.publish();
+    ctx.log
+        .written
+        .store(phys, std::sync::atomic::Ordering::Release);
+    tail.last_store_timestamp = store_ts;
+    Ok(out)
+}
+
+/// Makes sure the current segment has `len + 8` free bytes, rolling over (blank marker in the old
+/// segment, new preallocated segment) if not. The new segment is created first, so a full disk
+/// leaves the log untouched.
+fn ensure_space(ctx: &AppendContext<'_>, tail: &mut Tail, len: usize) -> StoreResult<()> {
+    let seg_size = ctx.log.segment_size;
+    let Some(writer) = tail.writer.as_mut() else {
+        // Empty log: first segment, aligned down to a segment boundary.
+        let start = ctx.log.written() - ctx.log.written() % seg_size;
+        let w = ctx.log.create_segment(ctx.disk, start)?;
+        tail.writer_start = start;
+        tail.writer = Some(w);
+        return Ok(());
+    };
+    if writer.remaining() >= len + MIN_BLANK {
+        return Ok(());
+    }
+    let next_start = tail.writer_start + seg_size;
+    let new_writer = ctx.log.create_segment(ctx.disk, next_start)?;
+    let remaining = writer.remaining();
+    let marker_len = i32::try_from(remaining).unwrap_or(i32::MAX);
+    // A segment completed earlier (e.g. found so by recovery) already carries its marker.
+    if remaining > 0 {
+        let dst = writer.stage(remaining).ok_or(StoreError::Closed)?;
+        write_blank_marker(dst, marker_len).map_err(|e| StoreError::Corrupt {
+            path: ctx.log.dir.clone(),
+            reason: format!("cannot write the end-of-segment marker: {e}"),
+        })?;
+        writer.publish();
+    }
+    ctx.log
+        .written
+        .store(next_start, std::sync::atomic::Ordering::Release);
+    tail.writer = Some(new_writer);
+    tail.writer_start = next_start;
+    Ok(())
+}

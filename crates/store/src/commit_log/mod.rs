@@ -1,0 +1,174 @@
+//! The commit log: every record of every topic, appended to fixed-size memory-mapped segment
+//! files named by their 20-digit start offset. Physical offsets are global: segment `k` covers
+//! `[start_k, start_k + segment_size)` with `start_{k+1} = start_k + segment_size`. A record never
+//! spans segments; the unused end of a segment holds a blank marker (TOTALSIZE = bytes left,
+//! MAGIC = `0xCBD43194`), and at least 8 bytes are always left for it.
+//!
+//! Submodules: [`append`] (the write path under the append lock), [`read`] (zero-copy reads),
+//! [`recover`] (open: validate the tail, truncate a torn record, replay for the dispatcher).
+
+pub mod append;
+pub mod read;
+pub mod recover;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::disk::{self, Disk};
+use crate::error::{StoreError, StoreResult};
+use crate::mapped_file::{FileWriter, MappedFile};
+
+/// One segment file.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// Physical offset of its first byte.
+    pub start: u64,
+    /// The mapping.
+    pub file: Arc<MappedFile>,
+}
+
+/// Write-side state, owned by whoever holds the store's append lock.
+#[derive(Debug)]
+pub struct Tail {
+    /// Writer of the last segment (`None` before the first append of an empty log).
+    pub(crate) writer: Option<FileWriter>,
+    /// Start offset of the writer's segment.
+    pub(crate) writer_start: u64,
+    /// Store time of the last record, so store times never go backwards.
+    pub(crate) last_store_timestamp: i64,
+}
+
+/// The commit log.
+#[derive(Debug)]
+pub struct CommitLog {
+    dir: PathBuf,
+    segment_size: u64,
+    segments: RwLock<Vec<Segment>>,
+    /// End of published data (records and blank markers).
+    written: AtomicU64,
+    /// Everything below is durable.
+    flushed: AtomicU64,
+}
+
+impl CommitLog {
+    /// Segment size in bytes.
+    pub fn segment_size(&self) -> u64 {
+        self.segment_size
+    }
+
+    /// Directory of the segment files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// First physical offset still on disk.
+    pub fn min_offset(&self) -> u64 {
+        let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        segs.first().map_or_else(|| self.written(), |s| s.start)
+    }
+
+    /// End of the published log (next record's offset, or the next segment's start).
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// Durable end of the log.
+    pub fn flushed(&self) -> u64 {
+        self.flushed.load(Ordering::Acquire)
+    }
+
+    /// Snapshot of the segment list.
+    pub fn segments(&self) -> Vec<Segment> {
+        self.segments.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The segment holding `phys`.
+    pub fn segment_for(&self, phys: u64) -> Option<Segment> {
+        let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let first = segs.first()?.start;
+        let idx = usize::try_from(phys.checked_sub(first)? / self.segment_size).ok()?;
+        segs.get(idx).filter(|s| s.start <= phys).cloned()
+    }
+
+    /// Creates the segment starting at `start` and returns its writer.
+    fn create_segment(&self, disk: &dyn Disk, start: u64) -> StoreResult<FileWriter> {
+        let name = disk::offset_name(start);
+        let path = self.dir.join(&name);
+        let file = disk::create_preallocated(disk, &self.dir, &name, self.segment_size)
+            .map_err(|e| StoreError::io("create commit-log segment", &path, e))?;
+        let len = usize::try_from(self.segment_size).map_err(|_| {
+            StoreError::InvalidConfig("segment size does not fit in memory".into())
+        })?;
+        let mapped = MappedFile::map(&path, &file, len, 0)
+            .map_err(|e| StoreError::io("map commit-log segment", &path, e))?;
+        let writer = mapped.writer().ok_or_else(|| StoreError::Corrupt {
+            path: path.clone(),
+            reason: "new segment already has a writer".into(),
+        })?;
+        self.segments
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Segment {
+                start,
+                file: mapped,
+            });
+        Ok(writer)
+    }
+
+    /// Flushes everything published so far; returns the new durable end. Only one thread flushes
+    /// at a time (the flusher, or the closer after the flusher stopped).
+    ///
+    /// # Errors
+    /// An `msync` failed; the caller poisons the store.
+    pub fn flush(&self, disk: &dyn Disk) -> StoreResult<u64> {
+        let target = self.written();
+        let from = self.flushed();
+        if target <= from {
+            return Ok(from);
+        }
+        for seg in self.segments() {
+            let seg_end = seg.start + self.segment_size;
+            if seg_end <= from || seg.start >= target {
+                continue;
+            }
+            let lo = from.saturating_sub(seg.start) as usize;
+            let hi = (target.min(seg_end) - seg.start) as usize;
+            disk.sync_mapped(&seg.file, lo, hi)
+                .map_err(|e| StoreError::io("flush commit log", seg.file.path(), e))?;
+        }
+        self.flushed.store(target, Ordering::Release);
+        Ok(target)
+    }
+
+    /// Retention: removes the oldest segment if it is not the last one and `pred` accepts it.
+    /// Returns the removed segment. Readers holding its bytes keep the mapping alive.
+    ///
+    /// # Errors
+    /// Unlinking failed.
+    pub fn remove_oldest_if(
+        &self,
+        pred: impl FnOnce(&Segment) -> bool,
+    ) -> StoreResult<Option<Segment>> {
+        let victim = {
+            let segs = self.segments.read().unwrap_or_else(|p| p.into_inner());
+            match segs.first() {
+                Some(first) if segs.len() > 1 && pred(first) => first.clone(),
+                _ => return Ok(None),
+            }
+        };
+        {
+            let mut segs = self.segments.write().unwrap_or_else(|p| p.into_inner());
+            if segs.first().map(|s| s.start) == Some(victim.start) {
+                segs.remove(0);
+            }
+        }
+        std::fs::remove_file(victim.file.path())
+            .map_err(|e| StoreError::io("delete commit-log segment", victim.file.path(), e))?;
+        disk::sync_dir(&self.dir).map_err(|e| StoreError::io("sync dir", &self.dir, e))?;
+        Ok(Some(victim))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,254 @@
+//! Opening the commit log: map the segments, validate records from the checkpointed segment on,
+//! cut the log at the first invalid record (zeroing the rest of that segment and deleting later
+//! segments), and replay a range of records for the dispatcher.
+
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::RwLock;
+
+use saturn_protocol::message::record::{
+    decode_view, peek_magic, peek_total_size, RecordView, BLANK_MAGIC_CODE,
+    END_FILE_MIN_BLANK_LENGTH,
+};
+
+use super::{CommitLog, Segment, Tail};
+use crate::disk;
+use crate::error::{StoreError, StoreResult};
+use crate::mapped_file::MappedFile;
+
+/// What sits at a position of a segment.
+#[derive(Debug)]
+pub enum Slot<'a> {
+    /// A complete, valid record.
+    Record(RecordView<'a>),
+    /// The end-of-segment marker.
+    Blank,
+    /// Anything else: end of the valid log.
+    End(&'static str),
+}
+
+/// Classifies the bytes at the start of `rest` (which runs to the end of the segment) that
+/// should hold the record at `expected_phys`. With `check_crc`, the body CRC is verified too.
+pub fn classify(rest: &[u8], expected_phys: u64, check_crc: bool) -> Slot<'_> {
+    let (Some(total), Some(magic)) = (peek_total_size(rest), peek_magic(rest)) else {
+        return Slot::End("no room for a header");
+    };
+    if magic == BLANK_MAGIC_CODE {
+        return if usize::try_from(total).ok() == Some(rest.len()) {
+            Slot::Blank
+        } else {
+            Slot::End("blank marker with a wrong length")
+        };
+    }
+    let view = match decode_view(rest) {
+        Ok(v) => v,
+        Err(_) => return Slot::End("not a decodable record"),
+    };
+    // We always leave room for the blank marker after a record.
+    if view.total_size + END_FILE_MIN_BLANK_LENGTH > rest.len() {
+        return Slot::End("record leaves no room for the end marker");
+    }
+    if u64::try_from(view.physical_offset).ok() != Some(expected_phys) {
+        return Slot::End("physical offset field does not match the position");
+    }
+    if check_crc && !view.verify_crc() {
+        return Slot::End("body CRC mismatch");
+    }
+    // Fields the CRC does not cover: reject what a partly written (zero-filled) record shows.
+    if view.topic.is_empty()
+        || view.topic.contains('\0')
+        || view.properties.contains('\0')
+        || view.store_timestamp <= 0
+        || view.queue_id < 0
+    {
+        return Slot::End("implausible header fields");
+    }
+    Slot::Record(view)
+}
+
+/// Result of opening the log.
+#[derive(Debug)]
+pub struct Opened {
+    /// The log, cut at its last valid record.
+    pub log: CommitLog,
+    /// Write state positioned at the end.
+    pub tail: Tail,
+    /// Where validation started (everything before is trusted as flushed earlier).
+    pub scan_start: u64,
+}
+
+fn corrupt(path: &Path, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Opens (or creates) the commit log in `dir`, validating from the segment holding `scan_from`.
+///
+/// # Errors
+/// I/O failures, segments of the wrong size, or a missing segment in the middle.
+pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened> {
+    disk::create_dir_durable(dir).map_err(|e| StoreError::io("create commit-log dir", dir, e))?;
+    disk::remove_tmp_files(dir).map_err(|e| StoreError::io("list commit log", dir, e))?;
+    let seg_len = usize::try_from(segment_size)
+        .map_err(|_| StoreError::InvalidConfig("segment size does not fit in memory".into()))?;
+    let mut starts: Vec<u64> = fs::read_dir(dir)
+        .map_err(|e| StoreError::io("list commit log", dir, e))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| disk::parse_offset_name(e.file_name().to_str()?))
+        .collect();
+    starts.sort_unstable();
+    let mut segments = Vec::with_capacity(starts.len());
+    for (i, start) in starts.iter().copied().enumerate() {
+        let path = dir.join(disk::offset_name(start));
+        if start % segment_size != 0 {
+            return Err(corrupt(&path, "segment name is not a multiple of the segment size"));
+        }
+        if i > 0 && starts.get(i - 1).map(|p| p + segment_size) != Some(start) {
+            return Err(corrupt(&path, "a commit-log segment before this one is missing"));
+        }
+        let file = disk::open_rw(&path).map_err(|e| StoreError::io("open segment", &path, e))?;
+        // Fully readable for validation; re-mapped below with its real end.
+        let mapped = MappedFile::map(&path, &file, seg_len, seg_len).map_err(|e| {
+            corrupt(&path, format!("cannot map segment (segment size changed?): {e}"))
+        })?;
+        segments.push(Segment {
+            start,
+            file: mapped,
+        });
+    }
+
+    let first = segments.first().map_or(0, |s| s.start);
+    let start_idx = segments
+        .iter()
+        .rposition(|s| s.start <= scan_from.max(first))
+        .unwrap_or(0);
+    let scan_start = segments.get(start_idx).map_or(0, |s| s.start);
+    let (end, last_ts) = scan(&segments, start_idx, seg_len);
+
+    // Drop segments wholly past the end (their content follows a torn record).
+    while segments.len() > 1 && segments.last().is_some_and(|s| s.start > end) {
+        if let Some(s) = segments.pop() {
+            tracing::warn!(path = %s.file.path().display(), "deleting segment after the end of the valid log");
+            fs::remove_file(s.file.path())
+                .map_err(|e| StoreError::io("delete segment", s.file.path(), e))?;
+        }
+    }
+    let mut tail = Tail {
+        writer: None,
+        writer_start: end,
+        last_store_timestamp: last_ts,
+    };
+    if let Some(last) = segments.last_mut() {
+        let published = usize::try_from(end.saturating_sub(last.start))
+            .unwrap_or(seg_len)
+            .min(seg_len);
+        let path = last.file.path().to_path_buf();
+        let file = disk::open_rw(&path).map_err(|e| StoreError::io("open segment", &path, e))?;
+        last.file = MappedFile::map(&path, &file, seg_len, published)
+            .map_err(|e| StoreError::io("map segment", &path, e))?;
+        let mut writer = last
+            .file
+            .writer()
+            .ok_or_else(|| corrupt(&path, "segment writer already taken"))?;
+        writer.zero_unpublished();
+        tail.writer_start = last.start;
+        tail.writer = Some(writer);
+    }
+    let end = segments
+        .last()
+        .map_or(end, |s| s.start + s.file.published() as u64);
+    let log = CommitLog {
+        dir: dir.to_path_buf(),
+        segment_size,
+        segments: RwLock::new(segments),
+        written: AtomicU64::new(end),
+        flushed: AtomicU64::new(scan_start.min(end)),
+    };
+    Ok(Opened {
+        log,
+        tail,
+        scan_start,
+    })
+}
+
+/// Validates records from segment `start_idx` on; returns the end of the valid log and the store
+/// time of its last record.
+fn scan(segments: &[Segment], start_idx: usize, seg_len: usize) -> (u64, i64) {
+    let mut last_ts = 0;
+    let mut end = segments.get(start_idx).map_or(0, |s| s.start);
+    for seg in segments.iter().skip(start_idx) {
+        end = seg.start;
+        let mut off = 0usize;
+        loop {
+            let Some(rest) = seg.file.read(off, seg_len - off) else {
+                return (end, last_ts);
+            };
+            match classify(rest, seg.start + off as u64, true) {
+                Slot::Record(v) => {
+                    off += v.total_size;
+                    last_ts = v.store_timestamp;
+                    end = seg.start + off as u64;
+                }
+                Slot::Blank => {
+                    end = seg.start + seg_len as u64;
+                    break;
+                }
+                Slot::End(reason) => {
+                    if off > 0 || rest.iter().take(64).any(|b| *b != 0) {
+                        tracing::warn!(
+                            segment = %seg.file.path().display(), offset = off, reason,
+                            "commit log ends here; cutting the rest"
+                        );
+                    }
+                    return (end, last_ts);
+                }
+            }
+        }
+    }
+    (end, last_ts)
+}
+
+impl CommitLog {
+    /// Calls `f` for every record in `[from, to)` in order (`from` must be a record boundary or a
+    /// segment start). Records before the validated region are decoded without a CRC check; a
+    /// record that does not decode there ends that segment's replay with an error log.
+    ///
+    /// # Errors
+    /// Whatever `f` returns.
+    pub fn replay(
+        &self,
+        from: u64,
+        to: u64,
+        mut f: impl FnMut(&RecordView<'_>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let seg_len = self.segment_size as usize;
+        let from = from.max(self.min_offset());
+        for seg in self.segments() {
+            let seg_end = seg.start + self.segment_size;
+            if seg_end <= from || seg.start >= to {
+                continue;
+            }
+            let mut off = from.saturating_sub(seg.start) as usize;
+            while (seg.start + off as u64) < to {
+                let Some(rest) = seg.file.read(off, seg_len.saturating_sub(off)) else {
+                    break;
+                };
+                match classify(rest, seg.start + off as u64, false) {
+                    Slot::Record(v) => {
+                        f(&v)?;
+                        off += v.total_size;
+                    }
+                    Slot::Blank => break,
+                    Slot::End(reason) => {
+                        tracing::error!(segment = %seg.file.path().display(), offset = off, reason, "replay stopped in segment");
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,321 @@
+//! Flushing and group commit.
+//!
+//! One flusher thread makes the commit log durable. In async mode it runs every
+//! `flush_interval_ms`; in sync mode an append that must be durable registers the offset it needs
+//! and wakes the flusher, which syncs everything written so far with one `msync` and then wakes
+//! every waiter whose offset is covered. While it syncs (holding no lock), other appends go on and
+//! queue up for the next round: that is the group commit.
+//!
+//! Waiting comes in two forms: [`Durability::wait`] blocks the thread (condition variable), and
+//! [`Durability::wait_async`] is a future built on `tokio::sync::oneshot`. Only `tokio::sync` is
+//! used — no runtime, timers or tasks — so the store stays runtime-agnostic; async callers add
+//! their own timeout.
+//!
+//! A failed flush poisons the store: every pending and later waiter gets
+//! [`StoreError::Poisoned`], and appends are refused.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::error::{StoreError, StoreResult};
+
+#[derive(Debug, Default)]
+struct Progress {
+    requested: u64,
+    flushed: u64,
+    poisoned: Option<String>,
+    shutdown: bool,
+    async_waiters: Vec<(u64, oneshot::Sender<Result<(), String>>)>,
+}
+
+/// State shared by appenders, waiters and the flusher.
+#[derive(Debug, Default)]
+pub struct FlushShared {
+    state: Mutex<Progress>,
+    /// The flusher waits here for requests.
+    work: Condvar,
+    /// Blocking waiters wait here for progress.
+    done: Condvar,
+    /// Mirror of `state.poisoned.is_some()` for the append fast path.
+    poisoned: AtomicBool,
+}
+
+impl FlushShared {
+    /// A new state with everything below `flushed` durable.
+    pub fn new(flushed: u64) -> Arc<Self> {
+        let s = Self::default();
+        {
+            let mut st = s.lock();
+            st.flushed = flushed;
+            st.requested = flushed;
+        }
+        Arc::new(s)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Progress> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Fails fast if the store is poisoned.
+    ///
+    /// # Errors
+    /// [`StoreError::Poisoned`].
+    pub fn check(&self) -> StoreResult<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            let reason = self.lock().poisoned.clone().unwrap_or_default();
+            return Err(StoreError::Poisoned { reason });
+        }
+        Ok(())
+    }
+
+    /// Asks the flusher to make everything below `target` durable.
+    pub fn request(&self, target: u64) {
+        let mut st = self.lock();
+        if target > st.requested {
+            st.requested = target;
+            self.work.notify_one();
+        }
+    }
+
+    /// Durable end as last reported by the flusher.
+    pub fn flushed(&self) -> u64 {
+        self.lock().flushed
+    }
+
+    /// Records the outcome of one flush round and wakes the waiters it satisfies.
+    pub fn complete(&self, result: Result<u64, String>) {
+        let mut st = self.lock();
+        match result {
+            Ok(flushed) => {
+                st.flushed = st.flushed.max(flushed);
+                let f = st.flushed;
+                let waiters = std::mem::take(&mut st.async_waiters);
+                let (ready, pending): (Vec<_>, Vec<_>) = waiters.into_iter().partition(|(t, _)| *t <= f);
+                st.async_waiters = pending;
+                for (_, tx) in ready {
+                    let _ = tx.send(Ok(()));
+                }
+            }
+            Err(reason) => {
+                if st.poisoned.is_none() {
+                    tracing::error!(%reason, "flush failed; store poisoned");
+                    st.poisoned = Some(reason);
+                }
+                self.poisoned.store(true, Ordering::Release);
+                let reason = st.poisoned.clone().unwrap_or_default();
+                for (_, tx) in st.async_waiters.drain(..) {
+                    let _ = tx.send(Err(reason.clone()));
+                }
+            }
+        }
+        self.done.notify_all();
+    }
+
+    /// Tells the flusher to do a last round and stop.
+    pub fn shutdown(&self) {
+        let mut st = self.lock();
+        st.shutdown = true;
+        self.work.notify_all();
+    }
+
+    /// The flusher's wait: returns `false` when asked to stop, `true` when a round is due
+    /// (a pending request or the periodic interval elapsed).
+    pub fn wait_for_work(&self, interval: Duration) -> bool {
+        let deadline = Instant::now() + interval;
+        let mut st = self.lock();
+        loop {
+            if st.shutdown {
+                return false;
+            }
+            if st.requested > st.flushed && st.poisoned.is_none() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            st = self
+                .work
+                .wait_timeout(st, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+}
+
+/// Runs the flusher loop until [`FlushShared::shutdown`]: `flush` makes the log durable and
+/// returns the new durable end.
+pub fn run_flusher(
+    shared: &FlushShared,
+    interval: Duration,
+    mut flush: impl FnMut() -> StoreResult<u64>,
+) {
+    while shared.wait_for_work(interval) {
+        if shared.poisoned.load(Ordering::Acquire) {
+            continue;
+        }
+        shared.complete(flush().map_err(|e| e.to_string()));
+    }
+}
+
+/// A promise that an append is (or will be) durable.
+#[derive(Debug)]
+#[must_use = "a sync-mode append is only durable once this is waited for"]
+pub struct Durability {
+    pending: Option<(Arc<FlushShared>, u64)>,
+    timeout: Duration,
+}
+
+impl Durability {
+    /// Already durable, or durability not promised (async mode acknowledges at write time).
+    pub fn ready() -> Self {
+        Self {
+            pending: None,
+            timeout: Duration::ZERO,
+        }
+    }
+
+    /// Durable once the log is flushed to `target`; wakes the flusher.
+    pub fn pending(shared: &Arc<FlushShared>, target: u64, timeout: Duration) -> Self {
+        shared.request(target);
+        Self {
+            pending: Some((Arc::clone(shared), target)),
+            timeout,
+        }
+    }
+
+    /// Whether nothing is left to wait for.
+    pub fn is_ready(&self) -> bool {
+        match &self.pending {
+            None => true,
+            Some((s, t)) => s.flushed() >= *t,
+        }
+    }
+
+    /// Blocks until durable (or the configured sync-flush timeout).
+    ///
+    /// # Errors
+    /// [`StoreError::FlushTimeout`] after the timeout, [`StoreError::Poisoned`] if the flush
+    /// failed.
+    pub fn wait(self) -> StoreResult<()> {
+        let Some((shared, target)) = self.pending else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + self.timeout;
+        let mut st = shared.lock();
+        loop {
+            if let Some(reason) = &st.poisoned {
+                return Err(StoreError::Poisoned {
+                    reason: reason.clone(),
+                });
+            }
+            if st.flushed >= target {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::FlushTimeout { target });
+            }
+            st = shared
+                .done
+                .wait_timeout(st, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
+    /// Resolves when durable, without blocking a thread (no timeout: wrap it in the caller's
+    /// runtime timer, e.g. `tokio::time::timeout`).
+    ///
+    /// # Errors
+    /// [`StoreError::Poisoned`] if the flush failed, [`StoreError::Closed`] if the store shut down
+    /// before the flush.
+    pub async fn wait_async(self) -> StoreResult<()> {
+        let Some((shared, target)) = self.pending else {
+            return Ok(());
+        };
+        let rx = {
+            let mut st = shared.lock();
+            if let Some(reason) = &st.poisoned {
+                return Err(StoreError::Poisoned {
+                    reason: reason.clone(),
+                });
+            }
+            if st.flushed >= target {
+                return Ok(());
+            }
+            let (tx, rx) = oneshot::channel();
+            st.async_waiters.push((target, tx));
+            rx
+        };
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(StoreError::Poisoned { reason }),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn group_commit_wakes_all_covered_waiters() {
+        let shared = FlushShared::new(0);
+        let written = Arc::new(AtomicU64::new(0));
+        let rounds = Arc::new(AtomicU64::new(0));
+        let flusher = {
+            let (shared, written, rounds) = (shared.clone(), written.clone(), rounds.clone());
+            std::thread::spawn(move || {
+                run_flusher(&shared, Duration::from_secs(60), || {
+                    rounds.fetch_add(1, Ordering::SeqCst);
+                    Ok(written.load(Ordering::SeqCst))
+                })
+            })
+        };
+        written.store(300, Ordering::SeqCst);
+        let waits: Vec<_> = (1..=3)
+            .map(|i| Durability::pending(&shared, i * 100, Duration::from_secs(10)))
+            .collect();
+        for w in waits {
+            w.wait().unwrap();
+        }
+        assert!(rounds.load(Ordering::SeqCst) <= 3);
+        assert_eq!(shared.flushed(), 300);
+        shared.shutdown();
+        flusher.join().unwrap();
+    }
+
+    #[test]
+    fn failure_poisons_blocking_and_async_waiters() {
+        let shared = FlushShared::new(0);
+        let w1 = Durability::pending(&shared, 10, Duration::from_secs(10));
+        let w2 = Durability::pending(&shared, 10, Duration::from_secs(10));
+        let fut = w2.wait_async();
+        let mut fut = Box::pin(fut);
+        // Poll once so the async waiter registers (no runtime needed: a noop waker).
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        shared.complete(Err("EIO".into()));
+        assert!(matches!(w1.wait(), Err(StoreError::Poisoned { .. })));
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(Err(StoreError::Poisoned { reason })) => assert_eq!(reason, "EIO"),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(shared.check().is_err());
+    }
+
+    #[test]
+    fn blocking_wait_times_out() {
+        let shared = FlushShared::new(0);
+        let w = Durability::pending(&shared, 5, Duration::from_millis(20));
+        assert!(matches!(w.wait(), Err(StoreError::FlushTimeout { target: 5 })));
+        assert!(Durability::ready().is_ready());
+    }
+}

@@ -1,0 +1,379 @@
+//! Memory-mapped files: the only module of the crate that uses `unsafe`.
+//!
+//! Two views of a mapping are offered, and a file is only ever mapped through one of them:
+//! - [`MappedFile`] for append-only data (commit-log segments, consume-queue files). Bytes below
+//!   the *published* position are immutable and may be handed out as `&[u8]` or zero-copy
+//!   [`Bytes`]; bytes at or above it are written only through the file's single [`FileWriter`].
+//! - [`WordMap`] for files rewritten in place (index files): every access is an atomic 32-bit load
+//!   or store, so concurrent readers never observe a data race.
+//!
+//! Rules the rest of the crate relies on (and keeps): a mapped file is never truncated or shrunk
+//! while mapped (retention only unlinks, which leaves live mappings valid), and files are
+//! preallocated with `posix_fallocate` before mapping, so a store through the mapping cannot hit
+//! an unbacked page (SIGBUS) on a full disk.
+#![allow(unsafe_code)]
+
+pub mod sys;
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use memmap2::{MmapOptions, MmapRaw};
+
+/// An append-only memory-mapped file of fixed length.
+#[derive(Debug)]
+pub struct MappedFile {
+    path: PathBuf,
+    map: MmapRaw,
+    len: usize,
+    /// End of the immutable, readable region. Only grows; written with `Release` after the bytes
+    /// below it are complete, read with `Acquire`.
+    published: AtomicUsize,
+    /// Bytes below this position are known durable (maintained by the flush code).
+    flushed: AtomicUsize,
+    writer_taken: AtomicBool,
+}
+
+fn map_file(file: &File, len: usize) -> io::Result<MmapRaw> {
+    let on_disk = file.metadata()?.len();
+    if u64::try_from(len).ok() != Some(on_disk) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("file is {on_disk} bytes, expected {len}"),
+        ));
+    }
+    MmapOptions::new().len(len).map_raw(file)
+}
+
+impl MappedFile {
+    /// Maps the whole of `file` (which must be exactly `len` bytes long) with the first
+    /// `published` bytes treated as already written.
+    ///
+    /// # Errors
+    /// The file length differs from `len`, `published > len`, or `mmap` fails.
+    pub fn map(path: &Path, file: &File, len: usize, published: usize) -> io::Result<Arc<Self>> {
+        if published > len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "published position beyond the end of the file",
+            ));
+        }
+        let map = map_file(file, len)?;
+        Ok(Arc::new(Self {
+            path: path.to_path_buf(),
+            map,
+            len,
+            published: AtomicUsize::new(published),
+            flushed: AtomicUsize::new(published),
+            writer_taken: AtomicBool::new(false),
+        }))
+    }
+
+    /// Path the file was mapped from (it may since have been unlinked by retention).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Fixed length of the file in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the file has zero length (never true for files the store creates).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// End of the written, immutable region.
+    pub fn published(&self) -> usize {
+        self.published.load(Ordering::Acquire)
+    }
+
+    /// Position below which the file is known durable.
+    pub fn flushed(&self) -> usize {
+        self.flushed.load(Ordering::Acquire)
+    }
+
+    /// Borrow `len` published bytes at `offset`; `None` if any of them is not yet published.
+    pub fn read(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        let end = offset.checked_add(len)?;
+        if end > self.published() {
+            return None;
+        }
+        // SAFETY: [offset, end) lies inside the mapping (end <= published <= self.len) and below
+        // the published position, which only grows and is stored with Release after the bytes
+        // were written (we loaded it with Acquire). Nothing writes below `published` again: the
+        // only writer (`FileWriter`) writes at or above it, files are never truncated while
+        // mapped, and the mapping lives as long as `&self`.
+        Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(offset), len) })
+    }
+
+    /// A zero-copy [`Bytes`] over `len` published bytes at `offset`; it keeps the mapping alive
+    /// (even after the file is unlinked) until the last clone is dropped.
+    pub fn slice(self: &Arc<Self>, offset: usize, len: usize) -> Option<Bytes> {
+        // Validate now: the owner's `as_ref` cannot fail later.
+        self.read(offset, len)?;
+        Some(Bytes::from_owner(PublishedRegion {
+            file: Arc::clone(self),
+            offset,
+            len,
+        }))
+    }
+
+    /// Takes the file's unique writer; `None` while another writer for it is alive.
+    pub fn writer(self: &Arc<Self>) -> Option<FileWriter> {
+        if self.writer_taken.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        Some(FileWriter {
+            file: Arc::clone(self),
+            staged: self.published(),
+        })
+    }
+
+    /// Makes `[from, to)` durable with `msync(MS_SYNC)` (Linux turns it into a data sync of the
+    /// range) and advances the flushed position to `to` if it was lower.
+    ///
+    /// # Errors
+    /// The range is outside the file, or `msync` fails.
+    pub fn flush_range(&self, from: usize, to: usize) -> io::Result<()> {
+        if from > to || to > self.len {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "flush range outside file"));
+        }
+        if to > from {
+            self.map.flush_range(from, to - from)?;
+        }
+        self.flushed.fetch_max(to, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+/// Owner handed to [`Bytes::from_owner`]: one published region of a mapped file.
+struct PublishedRegion {
+    file: Arc<MappedFile>,
+    offset: usize,
+    len: usize,
+}
+
+impl AsRef<[u8]> for PublishedRegion {
+    fn as_ref(&self) -> &[u8] {
+        // `slice` checked this region before building the owner and published regions stay
+        // published, so this never falls back to the empty slice.
+        self.file.read(self.offset, self.len).unwrap_or(&[])
+    }
+}
+
+/// The single writer of a [`MappedFile`]: it stages bytes above the published position and then
+/// publishes them, so readers only ever see complete data.
+#[derive(Debug)]
+pub struct FileWriter {
+    file: Arc<MappedFile>,
+    staged: usize,
+}
+
+impl FileWriter {
+    /// The file being written.
+    pub fn file(&self) -> &Arc<MappedFile> {
+        &self.file
+    }
+
+    /// End of the staged (written but maybe unpublished) region.
+    pub fn staged_end(&self) -> usize {
+        self.staged
+    }
+
+    /// Bytes left after the staged region.
+    pub fn remaining(&self) -> usize {
+        self.file.len.saturating_sub(self.staged)
+    }
+
+    /// Reserves the next `len` bytes and returns them for writing; `None` if they do not fit.
+    /// The bytes stay invisible to readers until [`FileWriter::publish`].
+    pub fn stage(&mut self, len: usize) -> Option<&mut [u8]> {
+        let start = self.staged;
+        let end = start.checked_add(len)?;
+        if end > self.file.len {
+            return None;
+        }
+        self.staged = end;
+        // SAFETY: [start, end) is inside the mapping and at or above the published position
+        // (staged >= published always holds: publish sets published = staged, discard resets
+        // staged = published), so no reader borrows it. This writer is the file's only one
+        // (`writer_taken`) and the returned borrow ties up `&mut self`, so no other mutable view
+        // of these bytes exists while it lives.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.file.map.as_mut_ptr().add(start), len) })
+    }
+
+    /// Makes everything staged so far visible to readers.
+    pub fn publish(&mut self) {
+        self.file.published.store(self.staged, Ordering::Release);
+    }
+
+    /// Forgets staged but unpublished bytes (they will be overwritten by the next stage).
+    pub fn discard(&mut self) {
+        self.staged = self.file.published();
+    }
+
+    /// Zeroes every non-zero byte from the published position to the end of the file. Used by
+    /// recovery so garbage past the last valid record can never be mistaken for data later.
+    /// Reads first and writes only dirty chunks, so a mostly empty preallocated file is not
+    /// rewritten in full.
+    pub fn zero_unpublished(&mut self) {
+        const CHUNK: usize = 64 * 1024;
+        self.discard();
+        let mut pos = self.staged;
+        while pos < self.file.len {
+            let len = CHUNK.min(self.file.len - pos);
+            // SAFETY: same region argument as in `stage`: [pos, pos + len) is inside the mapping,
+            // above the published position, and only this writer touches it.
+            let chunk =
+                unsafe { std::slice::from_raw_parts_mut(self.file.map.as_mut_ptr().add(pos), len) };
+            if chunk.iter().any(|b| *b != 0) {
+                chunk.fill(0);
+            }
+            pos += len;
+        }
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        self.file.writer_taken.store(false, Ordering::Release);
+    }
+}
+
+/// A file mapped as an array of atomic 32-bit words (index files). Multi-word values are written
+/// word by word; publication order is the caller's business (see the index module).
+#[derive(Debug)]
+pub struct WordMap {
+    path: PathBuf,
+    map: MmapRaw,
+    words: usize,
+}
+
+impl WordMap {
+    /// Maps `file`, which must be exactly `len` bytes long with `len` a multiple of 4.
+    ///
+    /// # Errors
+    /// Bad length or `mmap` failure.
+    pub fn map(path: &Path, file: &File, len: usize) -> io::Result<Self> {
+        if len % 4 != 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "length not a multiple of 4"));
+        }
+        let map = map_file(file, len)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            map,
+            words: len / 4,
+        })
+    }
+
+    /// Path the file was mapped from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The mapping as atomic words (native byte order; callers store big-endian values).
+    pub fn words(&self) -> &[AtomicU32] {
+        // SAFETY: the mapping is page-aligned (so 4-aligned) and `words * 4` bytes long, and it
+        // lives as long as `&self`. AtomicU32 has the size and alignment of u32 and allows shared
+        // mutation; this crate never creates a non-atomic view of a WordMap's bytes, so every
+        // concurrent access in the process is atomic (no data race). Other processes changing the
+        // file are excluded by the store's lock file.
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr().cast::<AtomicU32>(), self.words) }
+    }
+
+    /// `msync` the byte range `[from, to)`.
+    ///
+    /// # Errors
+    /// The range is outside the file, or `msync` fails.
+    pub fn flush_range(&self, from: usize, to: usize) -> io::Result<()> {
+        if from > to || to > self.words * 4 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "flush range outside file"));
+        }
+        if to > from {
+            self.map.flush_range(from, to - from)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn make(dir: &Path, len: u64) -> (PathBuf, File) {
+        let path = dir.join("f");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        sys::posix_fallocate(&file, len).unwrap();
+        (path, file)
+    }
+
+    #[test]
+    fn staged_bytes_are_invisible_until_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = make(dir.path(), 4096);
+        let mf = MappedFile::map(&path, &file, 4096, 0).unwrap();
+        let mut w = mf.writer().unwrap();
+        assert!(mf.writer().is_none(), "only one writer at a time");
+        w.stage(5).unwrap().copy_from_slice(b"hello");
+        assert!(mf.read(0, 5).is_none());
+        w.publish();
+        assert_eq!(mf.read(0, 5).unwrap(), b"hello");
+        let b = mf.slice(1, 3).unwrap();
+        drop(w);
+        drop(mf);
+        assert_eq!(&b[..], b"ell", "Bytes keeps the mapping alive");
+    }
+
+    #[test]
+    fn discard_and_zero_unpublished() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = make(dir.path(), 200_000);
+        let mf = MappedFile::map(&path, &file, 200_000, 0).unwrap();
+        let mut w = mf.writer().unwrap();
+        w.stage(4).unwrap().copy_from_slice(b"abcd");
+        w.publish();
+        w.stage(100_000).unwrap().fill(7);
+        w.discard();
+        assert_eq!(w.staged_end(), 4);
+        w.zero_unpublished();
+        w.stage(199_996).unwrap();
+        w.publish();
+        let all = mf.read(0, 200_000).unwrap();
+        assert_eq!(&all[..4], b"abcd");
+        assert!(all[4..].iter().all(|b| *b == 0));
+        assert!(w.stage(1).is_none(), "file is full");
+        mf.flush_range(0, 200_000).unwrap();
+        assert_eq!(mf.flushed(), 200_000);
+    }
+
+    #[test]
+    fn word_map_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = make(dir.path(), 64);
+        let wm = WordMap::map(&path, &file, 64).unwrap();
+        wm.words()[3].store(0xdead_beef, Ordering::Release);
+        assert_eq!(wm.words()[3].load(Ordering::Acquire), 0xdead_beef);
+        assert_eq!(wm.words().len(), 16);
+        wm.flush_range(0, 64).unwrap();
+        assert!(WordMap::map(&path, &file, 63).is_err());
+    }
+
+    #[test]
+    fn wrong_length_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = make(dir.path(), 4096);
+        assert!(MappedFile::map(&path, &file, 8192, 0).is_err());
+    }
+}
