@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Why a custom header could not be read from `extFields`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
-    /// A required key is absent (Java: "the custom field <x> is null").
+    /// A required key is absent (Java: "the custom field `<x>` is null").
     #[error("the custom field {field} is null")]
     MissingField {
         /// The Java field name (the `extFields` key).
@@ -70,6 +70,31 @@ impl ExtFields {
         if let Some(v) = value {
             self.insert(key, v.to_string());
         }
+    }
+
+    /// Appends without checking for an equal key; decoders call [`ExtFields::dedup_last_wins`]
+    /// once at the end, so a hostile header with many keys costs linear, not quadratic, time.
+    pub(crate) fn push_unchecked(&mut self, key: String, value: String) {
+        self.entries.push((key, value));
+    }
+
+    /// Removes earlier duplicates of a key, keeping the last value (fastjson/HashMap semantics).
+    pub(crate) fn dedup_last_wins(&mut self) {
+        let n = self.entries.len();
+        if n < 2 {
+            return;
+        }
+        let mut keep = vec![false; n];
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        for (i, (k, _)) in self.entries.iter().enumerate().rev() {
+            if seen.insert(k.as_str()) {
+                if let Some(slot) = keep.get_mut(i) {
+                    *slot = true;
+                }
+            }
+        }
+        let mut flags = keep.into_iter();
+        self.entries.retain(|_| flags.next().unwrap_or(false));
     }
 
     /// Removes `key`, returning its value.
@@ -238,8 +263,9 @@ impl<'de> Visitor<'de> for ExtVisitor {
                 serde_json::Value::Number(n) => n.to_string(),
                 other => other.to_string(),
             };
-            ext.insert(key, text);
+            ext.push_unchecked(key, text);
         }
+        ext.dedup_last_wins();
         Ok(ext)
     }
 }
@@ -288,6 +314,22 @@ mod tests {
         assert_eq!(ext.iter().collect::<Vec<_>>(), vec![("x", "3"), ("y", "2")]);
         assert_eq!(ext.remove("x").as_deref(), Some("3"));
         assert_eq!(ext.len(), 1);
+    }
+
+    #[test]
+    fn duplicates_keep_the_last_value_in_place_of_the_last() {
+        let ext: ExtFields = serde_json::from_str(r#"{"a":"1","b":"2","a":"3"}"#).unwrap();
+        assert_eq!(ext.iter().collect::<Vec<_>>(), vec![("b", "2"), ("a", "3")]);
+        let many = format!(
+            "{{{}}}",
+            (0..50_000)
+                .map(|i| format!("\"k{}\":{i}", i % 1000))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let ext: ExtFields = serde_json::from_str(&many).unwrap();
+        assert_eq!(ext.len(), 1000);
+        assert_eq!(ext.get("k7"), Some("49007"));
     }
 
     #[test]

@@ -78,9 +78,10 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, FrameError> {
         let val_len = ext_r.i32("ext value length")?;
         let val = ext_r.block(val_len.into(), "ext value length")?;
         if !key.is_empty() && !val.is_empty() {
-            ext_fields.insert(text(key), text(val));
+            ext_fields.push_unchecked(text(key), text(val));
         }
     }
+    ext_fields.dedup_last_wins();
     Ok(RemotingCommand {
         code,
         language,

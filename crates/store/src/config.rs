@@ -179,7 +179,9 @@ impl StoreConfig {
                     .filter(|_| factor != 0)
                     .and_then(|n| n.checked_mul(factor))
                     .ok_or_else(|| {
-                        StoreError::InvalidConfig(format!("bad message_delay_level entry {level:?}"))
+                        StoreError::InvalidConfig(format!(
+                            "bad message_delay_level entry {level:?}"
+                        ))
                     })
             })
             .collect()
@@ -211,11 +213,15 @@ mod tests {
         assert_eq!(c.flush_mode, FlushMode::Sync);
         assert_eq!(c.commit_log_segment_size, 65536);
         assert_eq!(c.file_reserved_hours, 48);
-        let mut bad = StoreConfig::default();
-        bad.commit_log_segment_size = 100;
+        let bad = StoreConfig {
+            commit_log_segment_size: 100,
+            ..StoreConfig::default()
+        };
         assert!(bad.validate().is_err());
-        let mut bad = StoreConfig::default();
-        bad.message_delay_level = "1s 5x".into();
+        let bad = StoreConfig {
+            message_delay_level: "1s 5x".into(),
+            ..StoreConfig::default()
+        };
         assert!(bad.validate().is_err());
     }
 }

@@ -99,7 +99,9 @@ pub fn create_preallocated(disk: &dyn Disk, dir: &Path, name: &str, len: u64) ->
             .open(&tmp)?;
         disk.preallocate(&file, len)?;
         if file.metadata()?.len() != len {
-            return Err(io::Error::other("preallocation did not produce the requested length"));
+            return Err(io::Error::other(
+                "preallocation did not produce the requested length",
+            ));
         }
         file.sync_all()?;
         fs::rename(&tmp, &path)?;

@@ -76,7 +76,8 @@ impl StoreError {
     /// Wraps an I/O error, turning `ENOSPC` into [`StoreError::DiskFull`].
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         let path = path.into();
-        if source.raw_os_error() == Some(libc::ENOSPC) || source.kind() == io::ErrorKind::StorageFull
+        if source.raw_os_error() == Some(libc::ENOSPC)
+            || source.kind() == io::ErrorKind::StorageFull
         {
             return StoreError::DiskFull {
                 reason: format!("{op} {}: {source}", path.display()),

@@ -93,7 +93,8 @@ impl FlushShared {
                 st.flushed = st.flushed.max(flushed);
                 let f = st.flushed;
                 let waiters = std::mem::take(&mut st.async_waiters);
-                let (ready, pending): (Vec<_>, Vec<_>) = waiters.into_iter().partition(|(t, _)| *t <= f);
+                let (ready, pending): (Vec<_>, Vec<_>) =
+                    waiters.into_iter().partition(|(t, _)| *t <= f);
                 st.async_waiters = pending;
                 for (_, tx) in ready {
                     let _ = tx.send(Ok(()));
@@ -262,6 +263,7 @@ impl Durability {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
     use std::sync::atomic::AtomicU64;
 
     #[test]
@@ -305,7 +307,9 @@ mod tests {
         shared.complete(Err("EIO".into()));
         assert!(matches!(w1.wait(), Err(StoreError::Poisoned { .. })));
         match fut.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(Err(StoreError::Poisoned { reason })) => assert_eq!(reason, "EIO"),
+            std::task::Poll::Ready(Err(StoreError::Poisoned { reason })) => {
+                assert_eq!(reason, "EIO")
+            }
             other => panic!("unexpected {other:?}"),
         }
         assert!(shared.check().is_err());
@@ -315,7 +319,10 @@ mod tests {
     fn blocking_wait_times_out() {
         let shared = FlushShared::new(0);
         let w = Durability::pending(&shared, 5, Duration::from_millis(20));
-        assert!(matches!(w.wait(), Err(StoreError::FlushTimeout { target: 5 })));
+        assert!(matches!(
+            w.wait(),
+            Err(StoreError::FlushTimeout { target: 5 })
+        ));
         assert!(Durability::ready().is_ready());
     }
 }

@@ -1,1 +1,46 @@
-//! Saturn store crate (filled in by its issue).
+//! Saturn's message store: a RocketMQ-compatible commit log with consume queues and a key index.
+//! No networking; the broker drives it through [`MessageStore`].
+//!
+//! Map of the crate (the path of a message):
+//! - [`store`]: [`MessageStore`], the facade: open/recover, append, close, background threads.
+//! - [`commit_log`]: segment files of stored records (append, zero-copy read, recovery).
+//! - [`consume_queue`]: per-queue arrays of 20-byte units, built by the [`consume_queue::dispatch`]
+//!   dispatcher live on append and again from the commit log on recovery.
+//! - [`index`]: hash index files for lookups by key / unique id and time.
+//! - [`flush`]: async flushing, sync group commit, durability waiters, poisoning.
+//! - [`checkpoint`]: durable progress markers used by recovery.
+//! - [`retention`]: deleting old segments and what only points into them; disk-full detection.
+//! - [`query`]: pulls, lookups and stats.
+//! - [`mapped_file`]: the mmap layer (the crate's only `unsafe`), [`disk`]: the file-system seam.
+//! - [`config`], [`error`].
+//!
+//! On-disk formats are described byte by byte in `docs/store-format.md`.
+
+pub mod checkpoint;
+pub mod commit_log;
+pub mod config;
+pub mod consume_queue;
+pub mod disk;
+pub mod error;
+pub mod flush;
+pub mod index;
+pub mod mapped_file;
+pub mod query;
+pub mod retention;
+pub mod store;
+
+pub use commit_log::append::Appended;
+pub use config::{FlushMode, StoreConfig};
+pub use consume_queue::Unit;
+pub use disk::{Disk, OsDisk};
+pub use error::{StoreError, StoreResult};
+pub use flush::Durability;
+pub use query::{
+    AcceptAll, GetMessageResult, GetMessageStatus, MessageFilter, QueryResult, QueueInfo,
+    QueueStats,
+};
+pub use retention::RetentionReport;
+pub use store::{AppendResult, MessageStore};
+
+#[cfg(test)]
+mod test_util;

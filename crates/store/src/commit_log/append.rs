@@ -2,7 +2,9 @@
 //! will need (so nothing can fail half-way for lack of space), encode the records straight into
 //! the mapped segment, publish them, then dispatch them to the consume queues and the index.
 
-use saturn_protocol::message::record::{encode_into, encoded_len, write_blank_marker, MessageToStore};
+use saturn_protocol::message::record::{
+    encode_into, encoded_len, write_blank_marker, MessageToStore,
+};
 
 use super::{CommitLog, Tail};
 use crate::consume_queue::dispatch::{self, DispatchRequest, Dispatcher};
@@ -53,7 +55,9 @@ pub fn check_topic(topic: &str) -> StoreResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(StoreError::InvalidMessage(format!("illegal topic name {topic:?}")))
+        Err(StoreError::InvalidMessage(format!(
+            "illegal topic name {topic:?}"
+        )))
     }
 }
 
@@ -121,7 +125,10 @@ fn write_records(
             });
         }
         if m.queue_id < 0 {
-            return Err(StoreError::InvalidMessage(format!("negative queue id {}", m.queue_id)));
+            return Err(StoreError::InvalidMessage(format!(
+                "negative queue id {}",
+                m.queue_id
+            )));
         }
         let len = encoded_len(m).map_err(|e| StoreError::InvalidMessage(e.to_string()))?;
         lens.push(len);

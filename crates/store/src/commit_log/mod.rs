@@ -80,7 +80,10 @@ impl CommitLog {
 
     /// Snapshot of the segment list.
     pub fn segments(&self) -> Vec<Segment> {
-        self.segments.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The segment holding `phys`.
@@ -97,9 +100,8 @@ impl CommitLog {
         let path = self.dir.join(&name);
         let file = disk::create_preallocated(disk, &self.dir, &name, self.segment_size)
             .map_err(|e| StoreError::io("create commit-log segment", &path, e))?;
-        let len = usize::try_from(self.segment_size).map_err(|_| {
-            StoreError::InvalidConfig("segment size does not fit in memory".into())
-        })?;
+        let len = usize::try_from(self.segment_size)
+            .map_err(|_| StoreError::InvalidConfig("segment size does not fit in memory".into()))?;
         let mapped = MappedFile::map(&path, &file, len, 0)
             .map_err(|e| StoreError::io("map commit-log segment", &path, e))?;
         let writer = mapped.writer().ok_or_else(|| StoreError::Corrupt {

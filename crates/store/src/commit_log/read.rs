@@ -25,7 +25,12 @@ impl CommitLog {
     }
 
     /// Borrowed header bytes of the record at `phys` (up to `len` bytes), for small reads.
-    fn with_bytes<R>(&self, phys: u64, len: usize, f: impl FnOnce(&[u8]) -> Option<R>) -> Option<R> {
+    fn with_bytes<R>(
+        &self,
+        phys: u64,
+        len: usize,
+        f: impl FnOnce(&[u8]) -> Option<R>,
+    ) -> Option<R> {
         let seg = self.segment_for(phys)?;
         let off = usize::try_from(phys - seg.start).ok()?;
         f(seg.file.read(off, len)?)
@@ -34,7 +39,8 @@ impl CommitLog {
     /// The whole record starting at `phys` (`None` for a blank marker, garbage, or an offset that
     /// is not a record start or no longer on disk).
     pub fn record_at(&self, phys: u64) -> Option<Bytes> {
-        let (size, magic) = self.with_bytes(phys, 8, |b| Some((peek_total_size(b)?, peek_magic(b)?)))?;
+        let (size, magic) =
+            self.with_bytes(phys, 8, |b| Some((peek_total_size(b)?, peek_magic(b)?)))?;
         if magic != MESSAGE_MAGIC_V1 && magic != MESSAGE_MAGIC_V2 {
             return None;
         }

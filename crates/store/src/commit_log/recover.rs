@@ -28,14 +28,20 @@ pub enum Slot<'a> {
     End(&'static str),
 }
 
-/// Classifies the bytes at the start of `rest` (which runs to the end of the segment) that
-/// should hold the record at `expected_phys`. With `check_crc`, the body CRC is verified too.
-pub fn classify(rest: &[u8], expected_phys: u64, check_crc: bool) -> Slot<'_> {
+/// Classifies the bytes at the start of `rest` (the readable bytes from this position) that
+/// should hold the record at `expected_phys`; `to_segment_end` is the distance to the end of the
+/// segment. With `check_crc`, the body CRC is verified too.
+pub fn classify(
+    rest: &[u8],
+    to_segment_end: usize,
+    expected_phys: u64,
+    check_crc: bool,
+) -> Slot<'_> {
     let (Some(total), Some(magic)) = (peek_total_size(rest), peek_magic(rest)) else {
         return Slot::End("no room for a header");
     };
     if magic == BLANK_MAGIC_CODE {
-        return if usize::try_from(total).ok() == Some(rest.len()) {
+        return if usize::try_from(total).ok() == Some(to_segment_end) {
             Slot::Blank
         } else {
             Slot::End("blank marker with a wrong length")
@@ -46,7 +52,7 @@ pub fn classify(rest: &[u8], expected_phys: u64, check_crc: bool) -> Slot<'_> {
         Err(_) => return Slot::End("not a decodable record"),
     };
     // We always leave room for the blank marker after a record.
-    if view.total_size + END_FILE_MIN_BLANK_LENGTH > rest.len() {
+    if view.total_size + END_FILE_MIN_BLANK_LENGTH > to_segment_end {
         return Slot::End("record leaves no room for the end marker");
     }
     if u64::try_from(view.physical_offset).ok() != Some(expected_phys) {
@@ -104,15 +110,24 @@ pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened
     for (i, start) in starts.iter().copied().enumerate() {
         let path = dir.join(disk::offset_name(start));
         if start % segment_size != 0 {
-            return Err(corrupt(&path, "segment name is not a multiple of the segment size"));
+            return Err(corrupt(
+                &path,
+                "segment name is not a multiple of the segment size",
+            ));
         }
         if i > 0 && starts.get(i - 1).map(|p| p + segment_size) != Some(start) {
-            return Err(corrupt(&path, "a commit-log segment before this one is missing"));
+            return Err(corrupt(
+                &path,
+                "a commit-log segment before this one is missing",
+            ));
         }
         let file = disk::open_rw(&path).map_err(|e| StoreError::io("open segment", &path, e))?;
         // Fully readable for validation; re-mapped below with its real end.
         let mapped = MappedFile::map(&path, &file, seg_len, seg_len).map_err(|e| {
-            corrupt(&path, format!("cannot map segment (segment size changed?): {e}"))
+            corrupt(
+                &path,
+                format!("cannot map segment (segment size changed?): {e}"),
+            )
         })?;
         segments.push(Segment {
             start,
@@ -186,7 +201,7 @@ fn scan(segments: &[Segment], start_idx: usize, seg_len: usize) -> (u64, i64) {
             let Some(rest) = seg.file.read(off, seg_len - off) else {
                 return (end, last_ts);
             };
-            match classify(rest, seg.start + off as u64, true) {
+            match classify(rest, seg_len - off, seg.start + off as u64, true) {
                 Slot::Record(v) => {
                     off += v.total_size;
                     last_ts = v.store_timestamp;
@@ -233,10 +248,16 @@ impl CommitLog {
             }
             let mut off = from.saturating_sub(seg.start) as usize;
             while (seg.start + off as u64) < to {
-                let Some(rest) = seg.file.read(off, seg_len.saturating_sub(off)) else {
+                let readable = seg.file.published().saturating_sub(off);
+                let Some(rest) = seg.file.read(off, readable) else {
                     break;
                 };
-                match classify(rest, seg.start + off as u64, false) {
+                match classify(
+                    rest,
+                    seg_len.saturating_sub(off),
+                    seg.start + off as u64,
+                    false,
+                ) {
                     Slot::Record(v) => {
                         f(&v)?;
                         off += v.total_size;

@@ -46,7 +46,12 @@ impl<'a> DispatchRequest<'a> {
             queue_offset: view.queue_offset,
             phys: view.physical_offset,
             size: i32::try_from(view.total_size).unwrap_or(i32::MAX),
-            tags_code: tags_code(view.topic, view.properties, view.store_timestamp, delay_levels_ms),
+            tags_code: tags_code(
+                view.topic,
+                view.properties,
+                view.store_timestamp,
+                delay_levels_ms,
+            ),
             store_timestamp: view.store_timestamp,
             sys_flag: view.sys_flag,
             properties: view.properties,

@@ -143,7 +143,9 @@ impl ConsumeQueue {
         valid_below_phys: u64,
     ) -> StoreResult<Self> {
         let q = Self::new(root, topic, queue_id, units_per_file);
-        let io = |op, p: &Path| move |e| StoreError::io(op, p, e);
+        fn io<'a>(op: &'static str, p: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+            move |e| StoreError::io(op, p, e)
+        }
         disk::remove_tmp_files(&q.dir).map_err(io("list consume queue", &q.dir))?;
         let mut names: Vec<(u64, PathBuf)> = fs::read_dir(&q.dir)
             .map_err(io("list consume queue", &q.dir))?
@@ -200,7 +202,8 @@ impl ConsumeQueue {
                 break;
             }
             if let Some(f) = files.pop() {
-                fs::remove_file(f.path()).map_err(|e| StoreError::io("delete cq file", f.path(), e))?;
+                fs::remove_file(f.path())
+                    .map_err(|e| StoreError::io("delete cq file", f.path(), e))?;
             }
         }
         let Some(last) = files.last().cloned() else {
@@ -226,8 +229,13 @@ impl ConsumeQueue {
         let mut installed = Vec::with_capacity(files.len());
         let n = files.len();
         for (i, f) in files.into_iter().enumerate() {
-            let published = if i + 1 == n { count as usize * UNIT_SIZE } else { file_bytes };
-            let file = disk::open_rw(f.path()).map_err(|e| StoreError::io("open cq", f.path(), e))?;
+            let published = if i + 1 == n {
+                count as usize * UNIT_SIZE
+            } else {
+                file_bytes
+            };
+            let file =
+                disk::open_rw(f.path()).map_err(|e| StoreError::io("open cq", f.path(), e))?;
             let m = MappedFile::map(f.path(), &file, file_bytes, published)
                 .map_err(|e| StoreError::io("map cq", f.path(), e))?;
             installed.push(m);
@@ -237,7 +245,8 @@ impl ConsumeQueue {
             w.zero_unpublished();
         }
         self.min_offset.store(first_unit as i64, Ordering::Release);
-        self.max_offset.store((last_start + count) as i64, Ordering::Release);
+        self.max_offset
+            .store((last_start + count) as i64, Ordering::Release);
         *self.files.write().unwrap_or_else(|p| p.into_inner()) = installed;
         *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = writer;
         Ok(())
@@ -279,8 +288,8 @@ impl ConsumeQueue {
         let len = self.file_bytes();
         let file = disk::create_preallocated(disk, &self.dir, &name, len as u64)
             .map_err(|e| StoreError::io("create consume queue file", &path, e))?;
-        let mapped =
-            MappedFile::map(&path, &file, len, 0).map_err(|e| StoreError::io("map cq", &path, e))?;
+        let mapped = MappedFile::map(&path, &file, len, 0)
+            .map_err(|e| StoreError::io("map cq", &path, e))?;
         let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
         if files.is_empty() {
             self.min_offset.store(start_unit as i64, Ordering::Release);
@@ -305,7 +314,11 @@ impl ConsumeQueue {
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = max;
         while next <= queue_offset {
-            let u = if next == queue_offset { unit } else { Unit::blank() };
+            let u = if next == queue_offset {
+                unit
+            } else {
+                Unit::blank()
+            };
             self.append_one(&mut writer, &u)?;
             next += 1;
             self.max_offset.store(next, Ordering::Release);
@@ -395,7 +408,10 @@ impl ConsumeQueue {
                 }
             };
             let Some(victim) = victim else { break };
-            self.files.write().unwrap_or_else(|p| p.into_inner()).remove(0);
+            self.files
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(0);
             fs::remove_file(victim.path())
                 .map_err(|e| StoreError::io("delete consume queue file", victim.path(), e))?;
             deleted += 1;
@@ -408,7 +424,9 @@ impl ConsumeQueue {
     pub fn correct_min_offset(&self, log_min_phys: u64) {
         let files: Vec<_> = self.files.read().unwrap_or_else(|p| p.into_inner()).clone();
         let Some(first) = files.first() else { return };
-        let Some(first_unit) = file_start_unit(first) else { return };
+        let Some(first_unit) = file_start_unit(first) else {
+            return;
+        };
         let mut q = self.min_offset().max(first_unit as i64);
         let max = self.max_offset();
         while q < max {
@@ -426,7 +444,10 @@ impl ConsumeQueue {
     /// # Errors
     /// Removing the directory failed.
     pub fn destroy(&self) -> StoreResult<()> {
-        self.files.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.files
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = None;
         match fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
@@ -454,5 +475,10 @@ fn unit_valid(u: &Unit, prev_end: i64, valid_below: u64) -> bool {
 
 /// `consumequeue/<topic>/<queueId>` under `root`.
 pub fn queue_dir(root: &Path, topic: &str, queue_id: i32) -> PathBuf {
-    root.join("consumequeue").join(topic).join(queue_id.to_string())
+    root.join("consumequeue")
+        .join(topic)
+        .join(queue_id.to_string())
 }
+
+#[cfg(test)]
+mod tests;

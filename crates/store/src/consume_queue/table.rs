@@ -44,7 +44,8 @@ impl ConsumeQueueTable {
                 let Ok(queue_id) = qid.parse::<i32>() else {
                     continue;
                 };
-                let q = ConsumeQueue::load(root, &topic, queue_id, units_per_file, valid_below_phys)?;
+                let q =
+                    ConsumeQueue::load(root, &topic, queue_id, units_per_file, valid_below_phys)?;
                 queues
                     .entry(topic.clone())
                     .or_default()
@@ -72,7 +73,12 @@ impl ConsumeQueueTable {
         let mut queues = self.queues.write().unwrap_or_else(|p| p.into_inner());
         let per_topic = queues.entry(topic.to_string()).or_default();
         Arc::clone(per_topic.entry(queue_id).or_insert_with(|| {
-            Arc::new(ConsumeQueue::new(&self.root, topic, queue_id, self.units_per_file))
+            Arc::new(ConsumeQueue::new(
+                &self.root,
+                topic,
+                queue_id,
+                self.units_per_file,
+            ))
         }))
     }
 

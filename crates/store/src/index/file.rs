@@ -124,7 +124,8 @@ impl IndexFile {
     }
 
     fn get(&self, i: usize) -> u32 {
-        self.word(i).map_or(0, |w| u32::from_be(w.load(Ordering::Acquire)))
+        self.word(i)
+            .map_or(0, |w| u32::from_be(w.load(Ordering::Acquire)))
     }
 
     fn set(&self, i: usize, v: u32) {
@@ -331,7 +332,12 @@ pub fn timestamp_id(ms: i64) -> u64 {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    let (h, m, s, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
     let v = ((((year * 100 + month) * 100 + day) * 100 + h) * 100 + m) * 100 + s;
     (v * 1000 + milli) as u64
 }

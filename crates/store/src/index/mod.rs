@@ -41,8 +41,10 @@ pub struct IndexService {
 pub fn index_keys(properties: &str) -> impl Iterator<Item = &str> {
     let uniq = properties::find(properties, properties::UNIQ_KEY).filter(|k| !k.is_empty());
     let keys = properties::find(properties, properties::KEYS).unwrap_or("");
-    uniq.into_iter()
-        .chain(keys.split(properties::KEY_SEPARATOR).filter(|k| !k.is_empty()))
+    uniq.into_iter().chain(
+        keys.split(properties::KEY_SEPARATOR)
+            .filter(|k| !k.is_empty()),
+    )
 }
 
 impl IndexService {
@@ -50,7 +52,12 @@ impl IndexService {
     ///
     /// # Errors
     /// Listing, mapping or deleting failed.
-    pub fn load(root: &Path, slots: u32, max_entries: u32, recovery: IndexRecovery) -> StoreResult<Self> {
+    pub fn load(
+        root: &Path,
+        slots: u32,
+        max_entries: u32,
+        recovery: IndexRecovery,
+    ) -> StoreResult<Self> {
         let dir = root.join("index");
         disk::create_dir_durable(&dir).map_err(|e| StoreError::io("create index dir", &dir, e))?;
         disk::remove_tmp_files(&dir).map_err(|e| StoreError::io("list index dir", &dir, e))?;
@@ -156,14 +163,24 @@ impl IndexService {
 
     /// The file being written.
     pub fn current(&self) -> Option<Arc<IndexFile>> {
-        self.files.read().unwrap_or_else(|p| p.into_inner()).last().cloned()
+        self.files
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .last()
+            .cloned()
     }
 
     /// Indexes one message under each of its keys; space must have been reserved.
     ///
     /// # Errors
     /// Space was not reserved (a bug), reported instead of panicking.
-    pub fn put(&self, topic: &str, properties: &str, phys: i64, store_timestamp: i64) -> StoreResult<()> {
+    pub fn put(
+        &self,
+        topic: &str,
+        properties: &str,
+        phys: i64,
+        store_timestamp: i64,
+    ) -> StoreResult<()> {
         let mut keys = index_keys(properties).peekable();
         if keys.peek().is_none() {
             return Ok(());
@@ -251,8 +268,12 @@ impl IndexService {
                 }
             };
             let Some(v) = victim else { break };
-            self.files.write().unwrap_or_else(|p| p.into_inner()).remove(0);
-            fs::remove_file(v.path()).map_err(|e| StoreError::io("delete index file", v.path(), e))?;
+            self.files
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(0);
+            fs::remove_file(v.path())
+                .map_err(|e| StoreError::io("delete index file", v.path(), e))?;
             deleted += 1;
         }
         Ok(deleted)

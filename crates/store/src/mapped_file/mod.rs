@@ -63,6 +63,11 @@ impl MappedFile {
             ));
         }
         let map = map_file(file, len)?;
+        if std::env::var("PREFAULT").is_ok() && published == 0 {
+            let t = std::time::Instant::now();
+            let r = map.advise_range(memmap2::Advice::PopulateWrite, 0, len);
+            eprintln!("populate {len}: {r:?} {:?}", t.elapsed());
+        }
         Ok(Arc::new(Self {
             path: path.to_path_buf(),
             map,
@@ -142,7 +147,10 @@ impl MappedFile {
     /// The range is outside the file, or `msync` fails.
     pub fn flush_range(&self, from: usize, to: usize) -> io::Result<()> {
         if from > to || to > self.len {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "flush range outside file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "flush range outside file",
+            ));
         }
         if to > from {
             self.map.flush_range(from, to - from)?;
@@ -262,7 +270,10 @@ impl WordMap {
     /// Bad length or `mmap` failure.
     pub fn map(path: &Path, file: &File, len: usize) -> io::Result<Self> {
         if len % 4 != 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "length not a multiple of 4"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "length not a multiple of 4",
+            ));
         }
         let map = map_file(file, len)?;
         Ok(Self {
@@ -293,7 +304,10 @@ impl WordMap {
     /// The range is outside the file, or `msync` fails.
     pub fn flush_range(&self, from: usize, to: usize) -> io::Result<()> {
         if from > to || to > self.words * 4 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "flush range outside file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "flush range outside file",
+            ));
         }
         if to > from {
             self.map.flush_range(from, to - from)?;

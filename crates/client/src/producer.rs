@@ -1,0 +1,581 @@
+//! [`Producer`]: sends messages (SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE) to the topic's brokers.
+//!
+//! Every send is a future. *Sync* send = `producer.send(msg).await`; *async* send = spawn that
+//! future (`Producer` is a cheap `Clone`):
+//!
+//! ```no_run
+//! # async fn demo(producer: saturn_client::Producer) {
+//! let p = producer.clone();
+//! let pending = tokio::spawn(async move { p.send(saturn_client::Message::new("T", "x")).await });
+//! // … later:
+//! let result = pending.await;
+//! # }
+//! ```
+//!
+//! Queue choice: round-robin over the writable queues by default, skipping the broker that just
+//! failed; or a selector / sharding key for per-key order. A sync round-robin send that fails with
+//! a transport error or a retryable code is retried up to `retries` times on another queue, after
+//! refreshing the route. Sends to a chosen queue (selector, key, explicit queue) are not moved
+//! elsewhere, so their order holds; oneway sends are tried once.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use saturn_protocol::code::request;
+use saturn_protocol::header::{CommandHeader, SendMessageRequestV2, SendMessageResponse};
+use saturn_protocol::message::batch::{encode_batch, BatchEntry};
+use saturn_protocol::message::{properties, sysflag, tag};
+use saturn_protocol::RemotingCommand;
+use tracing::debug;
+
+use crate::config::ProducerConfig;
+use crate::error::ClientError;
+use crate::instance::ClientInstance;
+use crate::message::{deflate_body, Message, MessageQueue, SendResult, SendStatus};
+
+/// Prefix of consumer groups' retry topics.
+pub const RETRY_TOPIC_PREFIX: &str = "%RETRY%";
+/// Longest ordinary topic name; retry and dead-letter topics may reach 255.
+const MAX_TOPIC_LEN: usize = 127;
+
+/// Sends messages. Cheap to clone; clones share connections and routes.
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    instance: Arc<ClientInstance>,
+    config: ProducerConfig,
+    next_queue: AtomicUsize,
+    /// False for the consumer's internal producer, which borrows the consumer's instance.
+    owns_instance: bool,
+    closed: AtomicBool,
+}
+
+/// A message ready for the wire.
+pub(crate) struct Outgoing {
+    pub(crate) topic: String,
+    pub(crate) body: Bytes,
+    pub(crate) flag: i32,
+    pub(crate) sys_flag: i32,
+    pub(crate) properties: String,
+    /// UNIQ_KEY (batch: all of them, `,`-joined).
+    pub(crate) msg_id: String,
+    pub(crate) reconsume_times: Option<i32>,
+    pub(crate) max_reconsume_times: Option<i32>,
+    pub(crate) batch: bool,
+}
+
+impl Producer {
+    /// Starts a producer: validates the configuration and starts the client instance
+    /// (route refresh and heartbeats every 30 s).
+    ///
+    /// # Errors
+    /// [`ClientError::Config`] for a bad configuration.
+    pub async fn start(config: ProducerConfig) -> Result<Self, ClientError> {
+        if config.group.is_empty() {
+            return Err(ClientError::Config("producer group is empty".into()));
+        }
+        if config.send_timeout.is_zero() {
+            return Err(ClientError::Config("send_timeout must be positive".into()));
+        }
+        let instance = ClientInstance::start(config.client.clone()).await?;
+        instance.register_producer(&config.group);
+        Ok(Self::with_instance(instance, config, true))
+    }
+
+    /// A producer sharing `instance` (the consumer's fallback for failed send-backs).
+    pub(crate) fn internal(instance: Arc<ClientInstance>, group: &str) -> Self {
+        let config = ProducerConfig {
+            client: instance.config.clone(),
+            group: group.to_owned(),
+            send_timeout: instance.config.request_timeout,
+            ..ProducerConfig::default()
+        };
+        Self::with_instance(instance, config, false)
+    }
+
+    fn with_instance(instance: Arc<ClientInstance>, config: ProducerConfig, owns: bool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                instance,
+                config,
+                next_queue: AtomicUsize::new(0),
+                owns_instance: owns,
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// This client's id (`ip@instance`).
+    pub fn client_id(&self) -> &str {
+        &self.inner.instance.client_id
+    }
+
+    /// Sends `msg` and waits for the broker's answer, retrying on another queue on failure.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidMessage`] before sending; the last failure after all attempts.
+    pub async fn send(&self, msg: Message) -> Result<SendResult, ClientError> {
+        let out = self.prepare(msg)?;
+        self.deliver_round_robin(out, false).await?.ok_or(ClientError::Shutdown)
+    }
+
+    /// Sends `msg` without waiting for (or getting) an answer; one attempt.
+    ///
+    /// # Errors
+    /// As [`Producer::send`], for what fails before the frame is queued.
+    pub async fn send_oneway(&self, msg: Message) -> Result<(), ClientError> {
+        let out = self.prepare(msg)?;
+        self.deliver_round_robin(out, true).await.map(|_| ())
+    }
+
+    /// Sends messages of one topic in one request (SEND_BATCH_MESSAGE); they land in one queue
+    /// with consecutive offsets. Delayed messages and retry topics are not allowed.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidMessage`] for an empty or mixed batch; send failures as [`Producer::send`].
+    pub async fn send_batch(&self, msgs: Vec<Message>) -> Result<SendResult, ClientError> {
+        let out = self.prepare_batch(msgs)?;
+        self.deliver_round_robin(out, false).await?.ok_or(ClientError::Shutdown)
+    }
+
+    /// Sends `msg` to one given queue (no retry elsewhere).
+    ///
+    /// # Errors
+    /// As [`Producer::send`].
+    pub async fn send_to_queue(
+        &self,
+        msg: Message,
+        queue: &MessageQueue,
+    ) -> Result<SendResult, ClientError> {
+        let out = self.prepare(msg)?;
+        self.deliver_to(out, queue, false).await?.ok_or(ClientError::Shutdown)
+    }
+
+    /// Sends `msg` to the writable queue at the index `selector` returns (taken modulo the
+    /// number of queues). Queues are ordered by broker name, then queue id.
+    ///
+    /// # Errors
+    /// As [`Producer::send`].
+    pub async fn send_with_selector<F>(
+        &self,
+        msg: Message,
+        selector: F,
+    ) -> Result<SendResult, ClientError>
+    where
+        F: Fn(&[MessageQueue], &Message) -> usize,
+    {
+        let queues = self.write_queues(&msg.topic).await?;
+        let idx = selector(&queues, &msg) % queues.len().max(1);
+        let queue = queues
+            .get(idx)
+            .cloned()
+            .ok_or_else(|| ClientError::NoQueue(msg.topic.clone()))?;
+        self.send_to_queue(msg, &queue).await
+    }
+
+    /// Sends `msg` to the queue chosen by `sharding_key`: messages with the same key go to the
+    /// same queue (and stay in order) while the queue list is unchanged. Same choice as Java's
+    /// `SelectMessageQueueByHash` (`abs(key.hashCode() % queues)`).
+    ///
+    /// # Errors
+    /// As [`Producer::send`].
+    pub async fn send_ordered(
+        &self,
+        msg: Message,
+        sharding_key: &str,
+    ) -> Result<SendResult, ClientError> {
+        self.send_with_selector(msg, |qs, _| queue_for_key(sharding_key, qs.len()))
+            .await
+    }
+
+    /// The writable queues of `topic` (the template topic's, capped, for an unknown topic).
+    ///
+    /// # Errors
+    /// [`ClientError::TopicNotFound`] / [`ClientError::NoQueue`], or a name server failure.
+    pub async fn write_queues(&self, topic: &str) -> Result<Vec<MessageQueue>, ClientError> {
+        let route = self.route(topic).await?;
+        if route.write_queues.is_empty() {
+            return Err(ClientError::NoQueue(topic.to_owned()));
+        }
+        Ok(route.write_queues.clone())
+    }
+
+    /// Unregisters the producer group from every broker and closes connections. Idempotent.
+    pub async fn shutdown(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) || !self.inner.owns_instance {
+            return;
+        }
+        self.inner
+            .instance
+            .unregister_producer(&self.inner.config.group)
+            .await;
+        self.inner.instance.close();
+    }
+
+    async fn route(&self, topic: &str) -> Result<Arc<crate::route::TopicRoute>, ClientError> {
+        let c = &self.inner.config;
+        self.inner
+            .instance
+            .routes
+            .publish_route(topic, &c.default_topic, c.default_topic_queue_nums)
+            .await
+    }
+
+    fn check_open(&self) -> Result<(), ClientError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(ClientError::Shutdown);
+        }
+        Ok(())
+    }
+
+    /// Round-robin delivery with retries on other brokers (sync sends only).
+    async fn deliver_round_robin(
+        &self,
+        out: Outgoing,
+        oneway: bool,
+    ) -> Result<Option<SendResult>, ClientError> {
+        self.check_open()?;
+        let attempts = if oneway { 1 } else { 1 + self.inner.config.retries };
+        let mut avoid: Option<String> = None;
+        let mut last_err = ClientError::NoQueue(out.topic.clone());
+        for attempt in 0..attempts {
+            let route = self.route(&out.topic).await?;
+            let queue = pick_queue(&route.write_queues, &self.inner.next_queue, avoid.as_deref())
+                .cloned()
+                .ok_or_else(|| ClientError::NoQueue(out.topic.clone()))?;
+            match self.deliver_to(&out, &queue, oneway).await {
+                Ok(r) => return Ok(r),
+                Err(e) if e.is_retryable() && attempt + 1 < attempts => {
+                    debug!(topic = %out.topic, broker = %queue.broker_name, attempt, error = %e, "send failed, retrying");
+                    // A failed broker may have left the route: look again before the next try.
+                    let _ = self.inner.instance.routes.refresh(&out.topic).await;
+                    avoid = Some(queue.broker_name);
+                    last_err = e;
+                }
+                Err(e) => {
+                    if e.is_retryable() {
+                        let _ = self.inner.instance.routes.refresh(&out.topic).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Err(last_err)
+    }
+
+    /// One attempt to one queue.
+    pub(crate) async fn deliver_to(
+        &self,
+        out: impl std::borrow::Borrow<Outgoing>,
+        queue: &MessageQueue,
+        oneway: bool,
+    ) -> Result<Option<SendResult>, ClientError> {
+        self.check_open()?;
+        let out = out.borrow();
+        let instance = &self.inner.instance;
+        let addr = match instance.routes.master_addr(&queue.broker_name) {
+            Some(a) => a,
+            None => {
+                let _ = instance.routes.refresh(&out.topic).await;
+                instance
+                    .routes
+                    .master_addr(&queue.broker_name)
+                    .ok_or_else(|| ClientError::BrokerNotFound(queue.broker_name.clone()))?
+            }
+        };
+        let c = &self.inner.config;
+        let header = SendMessageRequestV2 {
+            producer_group: c.group.clone(),
+            topic: out.topic.clone(),
+            default_topic: c.default_topic.clone(),
+            default_topic_queue_nums: c.default_topic_queue_nums,
+            queue_id: queue.queue_id,
+            sys_flag: out.sys_flag,
+            born_timestamp: now_ms(),
+            flag: out.flag,
+            properties: Some(out.properties.clone()),
+            reconsume_times: Some(out.reconsume_times.unwrap_or(0)),
+            unit_mode: Some(false),
+            max_reconsume_times: out.max_reconsume_times,
+            batch: Some(out.batch),
+            broker_name: Some(queue.broker_name.clone()),
+        };
+        let code = if out.batch {
+            request::SEND_BATCH_MESSAGE
+        } else {
+            request::SEND_MESSAGE_V2
+        };
+        let cmd = RemotingCommand::new_request(code, header.to_ext()).with_body(out.body.clone());
+        if oneway {
+            instance.invoke_oneway(&addr, cmd).await?;
+            return Ok(None);
+        }
+        let resp = instance.invoke_timeout(&addr, cmd, c.send_timeout).await?;
+        let Some(status) = SendStatus::from_code(resp.code) else {
+            return Err(ClientError::from_response(&resp));
+        };
+        let h = SendMessageResponse::from_ext(&resp.ext_fields)?;
+        Ok(Some(SendResult {
+            status,
+            msg_id: out.msg_id.clone(),
+            offset_msg_id: h.msg_id,
+            queue: MessageQueue {
+                topic: queue.topic.clone(),
+                broker_name: queue.broker_name.clone(),
+                queue_id: h.queue_id,
+            },
+            queue_offset: h.queue_offset,
+        }))
+    }
+
+    /// Validates `msg`, encodes its properties (user ones, TAGS, KEYS, WAIT, UNIQ_KEY) and
+    /// compresses a large body.
+    pub(crate) fn prepare(&self, msg: Message) -> Result<Outgoing, ClientError> {
+        check_topic(&msg.topic)?;
+        self.check_body(msg.body.len())?;
+        let msg_id = self.inner.instance.uniq.next_id();
+        let props = encode_properties(&msg, &msg_id)?;
+        let (mut body, mut sys_flag) = (msg.body, 0);
+        let threshold = self.inner.config.compress_over;
+        if threshold > 0 && body.len() > threshold {
+            if let Ok(z) = deflate_body(&body) {
+                body = Bytes::from(z);
+                sys_flag |= sysflag::COMPRESSED;
+            }
+        }
+        Ok(Outgoing {
+            topic: msg.topic,
+            body,
+            flag: msg.flag,
+            sys_flag,
+            properties: props,
+            msg_id,
+            reconsume_times: None,
+            max_reconsume_times: None,
+            batch: false,
+        })
+    }
+
+    fn prepare_batch(&self, msgs: Vec<Message>) -> Result<Outgoing, ClientError> {
+        let Some(topic) = msgs.first().map(|m| m.topic.clone()) else {
+            return Err(ClientError::InvalidMessage("empty batch".into()));
+        };
+        check_topic(&topic)?;
+        if topic.starts_with(RETRY_TOPIC_PREFIX) {
+            return Err(ClientError::InvalidMessage("batch to a retry topic".into()));
+        }
+        let mut entries = Vec::with_capacity(msgs.len());
+        let mut ids = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            if m.topic != topic {
+                return Err(ClientError::InvalidMessage("batch mixes topics".into()));
+            }
+            if m.property(properties::DELAY).is_some() {
+                return Err(ClientError::InvalidMessage("batch with a delayed message".into()));
+            }
+            if m.body.is_empty() {
+                return Err(ClientError::InvalidMessage("empty body".into()));
+            }
+            let id = self.inner.instance.uniq.next_id();
+            entries.push(BatchEntry {
+                flag: m.flag,
+                properties: encode_properties(&m, &id)?,
+                body: m.body,
+            });
+            ids.push(id);
+        }
+        let body = encode_batch(&entries)?;
+        self.check_body(body.len())?;
+        let mut wrapper = String::new();
+        properties::push(&mut wrapper, properties::WAIT, "true");
+        Ok(Outgoing {
+            topic,
+            body,
+            flag: 0,
+            sys_flag: 0,
+            properties: wrapper,
+            msg_id: ids.join(","),
+            reconsume_times: None,
+            max_reconsume_times: None,
+            batch: true,
+        })
+    }
+
+    fn check_body(&self, len: usize) -> Result<(), ClientError> {
+        if len == 0 {
+            return Err(ClientError::InvalidMessage("empty body".into()));
+        }
+        let max = self.inner.config.max_message_size;
+        if len > max {
+            return Err(ClientError::InvalidMessage(format!(
+                "body of {len} bytes exceeds the {max} byte limit"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The queue index for a sharding key: `abs(javaHash(key) % n)`, Java's `SelectMessageQueueByHash`.
+pub fn queue_for_key(key: &str, n: usize) -> usize {
+    let Ok(n) = i64::try_from(n) else { return 0 };
+    if n == 0 {
+        return 0;
+    }
+    // The Java hash is an int; `%` keeps the sign of the dividend, hence the abs.
+    let rem = (tag::tags_code(key) % n).unsigned_abs();
+    usize::try_from(rem).unwrap_or(0)
+}
+
+/// Round-robin pick, skipping `avoid` (the broker that just failed) when another one exists.
+fn pick_queue<'a>(
+    queues: &'a [MessageQueue],
+    counter: &AtomicUsize,
+    avoid: Option<&str>,
+) -> Option<&'a MessageQueue> {
+    let n = queues.len();
+    if n == 0 {
+        return None;
+    }
+    for _ in 0..n {
+        let q = queues.get(counter.fetch_add(1, Ordering::Relaxed) % n)?;
+        if avoid != Some(q.broker_name.as_str()) {
+            return Some(q);
+        }
+    }
+    queues.get(counter.fetch_add(1, Ordering::Relaxed) % n)
+}
+
+/// Topic names: `[%|a-zA-Z0-9_-]`, at most 127 chars (255 for retry / dead-letter topics).
+fn check_topic(topic: &str) -> Result<(), ClientError> {
+    let max = if topic.starts_with('%') { 255 } else { MAX_TOPIC_LEN };
+    if topic.is_empty() || topic.len() > max {
+        return Err(ClientError::InvalidMessage(format!(
+            "topic must be 1..={max} characters"
+        )));
+    }
+    let ok = topic
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'));
+    if !ok {
+        return Err(ClientError::InvalidMessage(format!(
+            "topic {topic:?} has characters outside [%|a-zA-Z0-9_-]"
+        )));
+    }
+    Ok(())
+}
+
+/// Encodes a message's properties; separators inside names or values would corrupt the string.
+fn encode_properties(msg: &Message, uniq_key: &str) -> Result<String, ClientError> {
+    let bad = |s: &str| s.contains([properties::NAME_VALUE_SEPARATOR, properties::PROPERTY_SEPARATOR]);
+    let mut out = String::new();
+    for (k, v) in &msg.properties {
+        if k.is_empty() || v.is_empty() || bad(k) || bad(v) {
+            return Err(ClientError::InvalidMessage(format!(
+                "property {k:?} is empty or contains \\x01/\\x02"
+            )));
+        }
+        properties::push(&mut out, k, v);
+    }
+    if let Some(t) = msg.tags.as_deref().filter(|t| !t.is_empty()) {
+        if bad(t) {
+            return Err(ClientError::InvalidMessage("tag contains \\x01/\\x02".into()));
+        }
+        properties::push(&mut out, properties::TAGS, t);
+    }
+    let keys: Vec<&str> = msg.keys.iter().map(String::as_str).filter(|k| !k.is_empty()).collect();
+    if !keys.is_empty() {
+        let joined = keys.join(properties::KEY_SEPARATOR);
+        if bad(&joined) {
+            return Err(ClientError::InvalidMessage("key contains \\x01/\\x02".into()));
+        }
+        properties::push(&mut out, properties::KEYS, &joined);
+    }
+    properties::push(&mut out, properties::WAIT, "true");
+    properties::push(&mut out, properties::UNIQ_KEY, uniq_key);
+    Ok(out)
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mq(b: &str, q: i32) -> MessageQueue {
+        MessageQueue {
+            topic: "T".into(),
+            broker_name: b.into(),
+            queue_id: q,
+        }
+    }
+
+    #[test]
+    fn key_selector_is_stable_and_java_compatible() {
+        // "TagA".hashCode() == 2598919 → 2598919 % 8 == 7.
+        assert_eq!(queue_for_key("TagA", 8), 7);
+        // A negative Java hash: "polygenelubricants" → Integer.MIN_VALUE; MIN_VALUE % 3 == -2.
+        assert_eq!(queue_for_key("polygenelubricants", 3), 2);
+        for key in ["order-1", "order-2", "", "ключ"] {
+            let first = queue_for_key(key, 16);
+            assert!(first < 16);
+            assert_eq!(queue_for_key(key, 16), first, "same key, same queue");
+        }
+        assert_eq!(queue_for_key("x", 0), 0);
+        // Keys spread over queues.
+        let used: std::collections::BTreeSet<usize> =
+            (0..100).map(|i| queue_for_key(&format!("order-{i}"), 4)).collect();
+        assert_eq!(used.len(), 4);
+    }
+
+    #[test]
+    fn round_robin_skips_failed_broker() {
+        let qs = [mq("a", 0), mq("a", 1), mq("b", 0)];
+        let c = AtomicUsize::new(0);
+        let picks: Vec<_> = (0..6).map(|_| pick_queue(&qs, &c, None).unwrap().clone()).collect();
+        assert_eq!(picks[..3], qs);
+        assert_eq!(picks[3..], qs);
+        for _ in 0..5 {
+            assert_eq!(pick_queue(&qs, &c, Some("a")).unwrap().broker_name, "b");
+        }
+        // Only the failed broker left: use it anyway.
+        let only_a = [mq("a", 0)];
+        assert_eq!(pick_queue(&only_a, &c, Some("a")).unwrap().broker_name, "a");
+        assert!(pick_queue(&[], &c, None).is_none());
+    }
+
+    #[test]
+    fn properties_carry_tags_keys_wait_and_id() {
+        let m = Message::new("T", "b")
+            .with_tags("TagA")
+            .with_key("k1")
+            .with_key("k2")
+            .with_property("color", "red");
+        let p = encode_properties(&m, "ID1").unwrap();
+        assert_eq!(properties::find(&p, "TAGS"), Some("TagA"));
+        assert_eq!(properties::find(&p, "KEYS"), Some("k1 k2"));
+        assert_eq!(properties::find(&p, "WAIT"), Some("true"));
+        assert_eq!(properties::find(&p, "UNIQ_KEY"), Some("ID1"));
+        assert_eq!(properties::find(&p, "color"), Some("red"));
+        let bad = Message::new("T", "b").with_property("a\u{2}", "v");
+        assert!(encode_properties(&bad, "x").is_err());
+    }
+
+    #[test]
+    fn topic_names() {
+        assert!(check_topic("Topic_1-x|%").is_ok());
+        assert!(check_topic("").is_err());
+        assert!(check_topic("a b").is_err());
+        assert!(check_topic(&"a".repeat(128)).is_err());
+        assert!(check_topic(&format!("%RETRY%{}", "g".repeat(200))).is_ok());
+    }
+}

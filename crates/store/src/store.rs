@@ -1,0 +1,527 @@
+//! [`MessageStore`]: the facade the broker uses. Opening runs recovery; two background threads
+//! (the commit-log flusher and a maintenance thread for consume-queue/index flushes, checkpoints
+//! and retention) run until [`MessageStore::close`].
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use saturn_protocol::message::record::MessageToStore;
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::commit_log::append::{self, AppendContext, AppendFailure, Appended};
+use crate::commit_log::{recover, CommitLog, Tail};
+use crate::config::{FlushMode, StoreConfig};
+use crate::consume_queue::dispatch::{DispatchRequest, Dispatcher};
+use crate::consume_queue::table::ConsumeQueueTable;
+use crate::disk::{self, Disk, OsDisk};
+use crate::error::{StoreError, StoreResult};
+use crate::flush::{self, Durability, FlushShared};
+use crate::index::{IndexRecovery, IndexService};
+use crate::mapped_file::sys;
+
+/// Where an appended message landed (see [`Appended`]).
+pub type AppendResult = Appended;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// State shared by the facade and its threads.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: StoreConfig,
+    pub(crate) root: PathBuf,
+    pub(crate) disk: Arc<dyn Disk>,
+    pub(crate) log: CommitLog,
+    /// The append lock: commit-log tail, queue-offset assignment and live dispatch.
+    pub(crate) tail: Mutex<Tail>,
+    pub(crate) queues: ConsumeQueueTable,
+    pub(crate) index: Option<IndexService>,
+    pub(crate) flush: Arc<FlushShared>,
+    /// Commit-log offset up to which records are dispatched (consistent with the index position
+    /// when read under the append lock).
+    pub(crate) dispatched: AtomicU64,
+    pub(crate) disk_full: AtomicBool,
+    pub(crate) closed: AtomicBool,
+    pub(crate) delay_levels_ms: Vec<i64>,
+    /// Held (flock) from open to close.
+    lock: Mutex<Option<File>>,
+}
+
+/// Stop signal for the maintenance thread.
+#[derive(Debug, Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    cv: Condvar,
+}
+
+/// The message store. `Send + Sync`: share it with an `Arc`.
+#[derive(Debug)]
+pub struct MessageStore {
+    pub(crate) inner: Arc<Inner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    stop: Arc<Stop>,
+}
+
+impl MessageStore {
+    /// Opens (creating if needed) the store at `config.store_path`, recovering from a crash if
+    /// the previous run did not close cleanly, and starts the background threads.
+    ///
+    /// # Errors
+    /// Invalid config, the directory locked by another store, unrepairable files, I/O errors.
+    pub fn open(config: StoreConfig) -> StoreResult<Self> {
+        Self::open_with_disk(config, Arc::new(OsDisk))
+    }
+
+    /// As [`MessageStore::open`] with a custom [`Disk`] (tests use it to simulate a full disk or
+    /// a failing flush).
+    ///
+    /// # Errors
+    /// As [`MessageStore::open`].
+    pub fn open_with_disk(config: StoreConfig, disk: Arc<dyn Disk>) -> StoreResult<Self> {
+        let inner = Arc::new(Inner::open(config, disk)?);
+        let store = Self {
+            inner,
+            threads: Mutex::new(Vec::new()),
+            stop: Arc::new(Stop::default()),
+        };
+        store.start_threads()?;
+        Ok(store)
+    }
+
+    fn start_threads(&self) -> StoreResult<()> {
+        let spawn_err = |e: std::io::Error| StoreError::io("spawn thread", &self.inner.root, e);
+        let inner = Arc::clone(&self.inner);
+        let interval = Duration::from_millis(self.inner.config.flush_interval_ms);
+        let flusher = std::thread::Builder::new()
+            .name("saturn-store-flush".into())
+            .spawn(move || {
+                let shared = Arc::clone(&inner.flush);
+                flush::run_flusher(&shared, interval, || inner.log.flush(&*inner.disk));
+            })
+            .map_err(spawn_err)?;
+        let inner = Arc::clone(&self.inner);
+        let stop = Arc::clone(&self.stop);
+        let maintenance = std::thread::Builder::new()
+            .name("saturn-store-maint".into())
+            .spawn(move || maintenance_loop(&inner, &stop))
+            .map_err(spawn_err)?;
+        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        threads.push(flusher);
+        threads.push(maintenance);
+        Ok(())
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// Appends one message. In sync mode returns only once it is durable.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidMessage`], [`StoreError::MessageTooLarge`], [`StoreError::DiskFull`],
+    /// [`StoreError::Poisoned`], [`StoreError::FlushTimeout`] (written, durability unconfirmed),
+    /// [`StoreError::Closed`], I/O errors.
+    pub fn append(&self, msg: &MessageToStore) -> StoreResult<AppendResult> {
+        let (r, d) = self.append_deferred(msg)?;
+        d.wait()?;
+        Ok(r)
+    }
+
+    /// Appends messages as consecutive records (consecutive queue offsets per queue) under one
+    /// lock acquisition and one durability wait. All of them fit in one segment or none is
+    /// written.
+    ///
+    /// # Errors
+    /// As [`MessageStore::append`].
+    pub fn append_batch(&self, msgs: &[MessageToStore]) -> StoreResult<Vec<AppendResult>> {
+        let (r, d) = self.append_batch_deferred(msgs)?;
+        d.wait()?;
+        Ok(r)
+    }
+
+    /// Appends without waiting for durability; the returned [`Durability`] is waited on with
+    /// `wait()` (blocking) or `wait_async().await`. The message is readable (and dispatched to
+    /// its consume queue) when this returns. In async mode the durability is immediately ready.
+    ///
+    /// # Errors
+    /// As [`MessageStore::append`] minus the flush errors.
+    pub fn append_deferred(&self, msg: &MessageToStore) -> StoreResult<(AppendResult, Durability)> {
+        let (mut v, d) = self.append_batch_deferred(std::slice::from_ref(msg))?;
+        let r = v
+            .pop()
+            .ok_or(StoreError::InvalidMessage("nothing appended".into()))?;
+        Ok((r, d))
+    }
+
+    /// Batch form of [`MessageStore::append_deferred`].
+    ///
+    /// # Errors
+    /// As [`MessageStore::append_deferred`].
+    pub fn append_batch_deferred(
+        &self,
+        msgs: &[MessageToStore],
+    ) -> StoreResult<(Vec<AppendResult>, Durability)> {
+        let inner = &*self.inner;
+        inner.check_writable()?;
+        if msgs.is_empty() {
+            return Ok((Vec::new(), Durability::ready()));
+        }
+        let ctx = inner.append_context();
+        let out = {
+            let mut tail = inner.tail.lock().unwrap_or_else(|p| p.into_inner());
+            // Re-check under the lock: close() takes the lock after setting `closed`.
+            inner.check_writable()?;
+            let r = append::append(&ctx, &mut tail, msgs, now_ms());
+            inner
+                .dispatched
+                .store(inner.log.written(), Ordering::Release);
+            match r {
+                Ok(out) => out,
+                Err(AppendFailure::NothingWritten(e)) => return Err(e),
+                Err(AppendFailure::DispatchFailed(e)) => {
+                    inner.flush.complete(Err(format!("dispatch failed: {e}")));
+                    return Err(e);
+                }
+            }
+        };
+        let end = out.last().map_or(0, |a| a.phys + a.size as u64);
+        let durability = match inner.config.flush_mode {
+            FlushMode::Sync => Durability::pending(
+                &inner.flush,
+                end,
+                Duration::from_millis(inner.config.sync_flush_timeout_ms),
+            ),
+            FlushMode::Async => Durability::ready(),
+        };
+        Ok((out, durability))
+    }
+
+    /// Makes everything appended so far durable (any mode), blocking.
+    ///
+    /// # Errors
+    /// [`StoreError::Poisoned`] or [`StoreError::FlushTimeout`].
+    pub fn flush(&self) -> StoreResult<()> {
+        let target = self.inner.log.written();
+        Durability::pending(
+            &self.inner.flush,
+            target,
+            Duration::from_millis(self.inner.config.sync_flush_timeout_ms.max(1000)),
+        )
+        .wait()
+    }
+
+    /// Writes a checkpoint now (flushing consume queues and index first); normally done by the
+    /// maintenance thread every `flush_consume_queue_interval_ms`.
+    ///
+    /// # Errors
+    /// A flush or the checkpoint write failed (the store is then poisoned).
+    pub fn checkpoint(&self) -> StoreResult<Checkpoint> {
+        self.inner.checkpoint_now()
+    }
+
+    /// Stops the background threads, flushes everything, writes the checkpoint and removes the
+    /// abort marker, so the next open knows the shutdown was clean. Later calls return
+    /// [`StoreError::Closed`].
+    ///
+    /// # Errors
+    /// A final flush failed (the abort marker then stays and the next open recovers).
+    pub fn close(&self) -> StoreResult<()> {
+        let inner = &*self.inner;
+        if inner.closed.swap(true, Ordering::AcqRel) {
+            return Err(StoreError::Closed);
+        }
+        // Wait for in-flight appends to finish.
+        drop(inner.tail.lock().unwrap_or_else(|p| p.into_inner()));
+        inner.flush.shutdown();
+        {
+            let mut stopped = self.stop.stopped.lock().unwrap_or_else(|p| p.into_inner());
+            *stopped = true;
+            self.stop.cv.notify_all();
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+        inner.flush.check()?;
+        let flushed = inner.log.flush(&*inner.disk)?;
+        inner.flush.complete(Ok(flushed));
+        inner.checkpoint_now()?;
+        let abort = inner.root.join("abort");
+        fs::remove_file(&abort).map_err(|e| StoreError::io("remove abort marker", &abort, e))?;
+        disk::sync_dir(&inner.root).map_err(|e| StoreError::io("sync dir", &inner.root, e))?;
+        // Release the directory for the next user.
+        drop(inner.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
+        Ok(())
+    }
+}
+
+impl Drop for MessageStore {
+    fn drop(&mut self) {
+        if !self.inner.closed.load(Ordering::Acquire) {
+            if let Err(e) = self.close() {
+                tracing::error!(error = %e, "closing the store on drop failed");
+            }
+        }
+    }
+}
+
+fn maintenance_loop(inner: &Inner, stop: &Stop) {
+    let cq_every = Duration::from_millis(inner.config.flush_consume_queue_interval_ms);
+    let retention_every = Duration::from_millis(inner.config.retention_interval_ms);
+    let mut next_cq = Instant::now() + cq_every;
+    let mut next_retention = Instant::now() + retention_every;
+    loop {
+        {
+            let mut stopped = stop.stopped.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                if *stopped {
+                    return;
+                }
+                let now = Instant::now();
+                let due = next_cq.min(next_retention);
+                if now >= due {
+                    break;
+                }
+                stopped = stop
+                    .cv
+                    .wait_timeout(stopped, due - now)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0);
+            }
+        }
+        let now = Instant::now();
+        if now >= next_cq {
+            next_cq = now + cq_every;
+            if inner.flush.check().is_ok() {
+                if let Err(e) = inner.checkpoint_now() {
+                    tracing::error!(error = %e, "consume-queue/index flush or checkpoint failed");
+                }
+            }
+        }
+        if now >= next_retention {
+            next_retention = now + retention_every;
+            if let Err(e) = inner.run_retention(now_ms()) {
+                tracing::error!(error = %e, "retention pass failed");
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn open(config: StoreConfig, disk: Arc<dyn Disk>) -> StoreResult<Self> {
+        config.validate()?;
+        let delay_levels_ms = config.delay_levels_ms()?;
+        let root = config.store_path.clone();
+        disk::create_dir_durable(&root)
+            .map_err(|e| StoreError::io("create store dir", &root, e))?;
+        let lock = acquire_lock(&root)?;
+        let abort = root.join("abort");
+        let clean = !abort.exists();
+        if !clean {
+            tracing::warn!(path = %root.display(), "abort marker found: recovering after an abnormal shutdown");
+        }
+        let cp = checkpoint::load(&root)?.unwrap_or_default();
+        let scan_from = cp
+            .commit_log_flushed
+            .min(cp.consume_queue_phys)
+            .min(cp.index_phys);
+        let opened = recover::open(
+            &root.join("commitlog"),
+            config.commit_log_segment_size,
+            scan_from,
+        )?;
+        let log = opened.log;
+        let end = log.written();
+        let cq_target = cp.consume_queue_phys.min(end);
+        let idx_target = cp.index_phys.min(end);
+        let queues =
+            ConsumeQueueTable::load(&root, config.consume_queue_units_per_file, cq_target)?;
+        let log_min = log.min_offset();
+        for q in queues.all() {
+            q.correct_min_offset(log_min);
+        }
+        let index = if config.index_enabled {
+            Some(IndexService::load(
+                &root,
+                config.index_slots,
+                config.index_max_entries,
+                IndexRecovery {
+                    valid_below_phys: idx_target,
+                    checkpoint_file: cp.index_file,
+                    checkpoint_count: cp.index_count,
+                    clean_shutdown: clean,
+                },
+            )?)
+        } else {
+            None
+        };
+        let flushed = log.flushed();
+        let inner = Self {
+            root: root.clone(),
+            disk,
+            tail: Mutex::new(opened.tail),
+            queues,
+            index,
+            flush: FlushShared::new(flushed),
+            dispatched: AtomicU64::new(end),
+            disk_full: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            delay_levels_ms,
+            log,
+            config,
+            lock: Mutex::new(Some(lock)),
+        };
+        inner.replay(cq_target, idx_target, end)?;
+        // Make the repaired state durable and record it, so a second crash starts from here.
+        let flushed = inner.log.flush(&*inner.disk)?;
+        inner.flush.complete(Ok(flushed));
+        inner.checkpoint_now()?;
+        File::create(&abort).map_err(|e| StoreError::io("create abort marker", &abort, e))?;
+        disk::sync_dir(&root).map_err(|e| StoreError::io("sync dir", &root, e))?;
+        inner.update_disk_full();
+        Ok(inner)
+    }
+
+    /// Re-dispatches records past the checkpoint: consume-queue units from `cq_from` (units the
+    /// queues already hold are skipped), index entries from `idx_from`.
+    fn replay(&self, cq_from: u64, idx_from: u64, end: u64) -> StoreResult<()> {
+        let from = cq_from.min(idx_from);
+        if from >= end {
+            return Ok(());
+        }
+        tracing::info!(
+            from,
+            end,
+            "replaying commit log into consume queues and index"
+        );
+        let mut replayed = 0u64;
+        self.log.replay(from, end, |view| {
+            let phys = u64::try_from(view.physical_offset).unwrap_or(0);
+            let dispatcher = Dispatcher {
+                queues: &self.queues,
+                index: self.index.as_ref().filter(|_| phys >= idx_from),
+                disk: &*self.disk,
+            };
+            let req = DispatchRequest::from_view(view, &self.delay_levels_ms);
+            if phys >= cq_from || dispatcher.index.is_some() {
+                dispatcher.dispatch(&req)?;
+            }
+            replayed += 1;
+            Ok(())
+        })?;
+        tracing::info!(replayed, "replay done");
+        Ok(())
+    }
+
+    pub(crate) fn append_context(&self) -> AppendContext<'_> {
+        AppendContext {
+            log: &self.log,
+            dispatcher: Dispatcher {
+                queues: &self.queues,
+                index: self.index.as_ref(),
+                disk: &*self.disk,
+            },
+            disk: &*self.disk,
+            delay_levels_ms: &self.delay_levels_ms,
+            max_body: self.config.max_message_size,
+        }
+    }
+
+    fn check_writable(&self) -> StoreResult<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        self.flush.check()?;
+        if self.disk_full.load(Ordering::Acquire) {
+            return Err(StoreError::DiskFull {
+                reason: format!(
+                    "disk usage above disk_full_ratio {} for {}",
+                    self.config.disk_full_ratio,
+                    self.root.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Measures disk usage and sets the disk-full flag; returns the ratio.
+    pub(crate) fn update_disk_full(&self) -> f64 {
+        match self.disk.used_ratio(&self.root) {
+            Ok(r) => {
+                let full = r > self.config.disk_full_ratio;
+                if full != self.disk_full.swap(full, Ordering::AcqRel) {
+                    tracing::warn!(ratio = r, full, "disk-full state changed");
+                }
+                r
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot measure disk usage");
+                0.0
+            }
+        }
+    }
+
+    /// Flushes consume queues and index and writes the checkpoint. A flush failure poisons.
+    pub(crate) fn checkpoint_now(&self) -> StoreResult<Checkpoint> {
+        let (dispatched, (index_file, index_count), last_ts) = {
+            let tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                self.dispatched.load(Ordering::Acquire),
+                self.index.as_ref().map_or((0, 0), |i| i.position()),
+                tail.last_store_timestamp,
+            )
+        };
+        let result = (|| {
+            for q in self.queues.all() {
+                q.flush(&*self.disk)?;
+            }
+            if let Some(index) = &self.index {
+                index.flush(&*self.disk)?;
+            }
+            let cp = Checkpoint {
+                commit_log_flushed: self.log.flushed(),
+                consume_queue_phys: dispatched,
+                index_phys: dispatched,
+                index_file,
+                index_count,
+                physic_msg_timestamp: last_ts,
+                logics_msg_timestamp: last_ts,
+                index_msg_timestamp: last_ts,
+            };
+            checkpoint::store(&self.root, &cp)?;
+            Ok(cp)
+        })();
+        if let Err(e) = &result {
+            self.flush.complete(Err(format!("checkpoint: {e}")));
+        }
+        result
+    }
+}
+
+fn acquire_lock(root: &Path) -> StoreResult<File> {
+    let path = root.join("lock");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StoreError::io("open lock file", &path, e))?;
+    sys::try_lock_exclusive(&file).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            StoreError::Locked { path: path.clone() }
+        } else {
+            StoreError::io("lock store", &path, e)
+        }
+    })?;
+    Ok(file)
+}
