@@ -64,11 +64,6 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// Number of data rows.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
     /// The table as text, one line per row, header first.
     pub fn render(&self) -> String {
         let columns = self
@@ -131,7 +126,6 @@ mod tests {
         t.row(vec!["0".into(), "12345".into()]);
         t.row(vec!["10".into(), "7".into()]);
         assert_eq!(t.render(), "QUEUE  OFFSET\n0      12345\n10     7\n");
-        assert_eq!(t.len(), 2);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::{eventually, json_lines, saturn_ok, Standalone};
 use saturn_client::{
     AdminClient, ClientConfig, ConsumeFrom, ConsumeResult, Message, MessageExt, MessageListener,
-    MessageModel, Producer, ProducerConfig, PushConsumer, PushConsumerConfig,
+    Producer, ProducerConfig, PushConsumer, PushConsumerConfig, TopicTarget,
 };
 use tokio::sync::mpsc;
 
@@ -58,8 +58,9 @@ fn consumer_config(ns: &str, group: &str, topic: &str, expr: &str) -> PushConsum
 }
 
 async fn create_topic(admin: &AdminClient, topic: &str, queues: i32) {
+    let target = TopicTarget::Cluster("DefaultCluster".to_owned());
     admin
-        .create_topic("DefaultCluster", topic, queues)
+        .create_topic(topic, queues, queues, &target)
         .await
         .unwrap();
     assert!(
@@ -246,7 +247,8 @@ async fn tag_expression_selects_exactly_the_named_tags() {
             .consumer_progress("tag-group")
             .await
             .is_ok_and(|p| {
-                p.len() == 4 && p.iter().all(|(_, o)| o.consumer_offset >= o.broker_offset)
+                let queues: Vec<_> = p.iter().filter(|q| q.queue.topic == "Tagged").collect();
+                queues.len() == 4 && queues.iter().all(|q| q.lag == 0)
             })
     })
     .await;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{eventually, Standalone};
 use saturn_client::{
     AdminClient, ClientConfig, ConsumeFrom, ConsumeResult, Message, MessageExt, MessageListener,
-    Producer, ProducerConfig, PushConsumer, PushConsumerConfig, SendResult,
+    Producer, ProducerConfig, PushConsumer, PushConsumerConfig, SendResult, TopicTarget,
 };
 
 const TOTAL: usize = 400;
@@ -56,7 +56,8 @@ async fn committed(admin: &AdminClient) -> BTreeMap<i32, i64> {
         .await
         .unwrap()
         .into_iter()
-        .map(|(mq, o)| (mq.queue_id, o.consumer_offset))
+        .filter(|q| q.queue.topic == "Durable")
+        .map(|q| (q.queue.queue_id, q.consumer_offset))
         .collect()
 }
 
@@ -68,8 +69,9 @@ async fn restart_keeps_messages_and_the_group_resumes_where_it_stopped() {
     let (namesrv_addr, broker_addr) = (first.namesrv.to_string(), first.broker.to_string());
 
     let admin = AdminClient::start(ClientConfig::new(&ns)).await.unwrap();
+    let target = TopicTarget::Cluster("DefaultCluster".to_owned());
     admin
-        .create_topic("DefaultCluster", "Durable", QUEUES)
+        .create_topic("Durable", QUEUES, QUEUES, &target)
         .await
         .unwrap();
     let producer = Producer::start(ProducerConfig::new(&ns, "durable-producer"))
@@ -99,8 +101,8 @@ async fn restart_keeps_messages_and_the_group_resumes_where_it_stopped() {
         let progress = admin.consumer_progress("resume-group").await;
         run1.len() >= TOTAL / 2
             && progress.is_ok_and(|p| {
-                p.len() == QUEUES as usize
-                    && p.iter().all(|(_, o)| o.consumer_offset == o.broker_offset)
+                let queues: Vec<_> = p.iter().filter(|q| q.queue.topic == "Durable").collect();
+                queues.len() == QUEUES as usize && queues.iter().all(|q| q.lag == 0)
             })
     })
     .await;
@@ -145,7 +147,7 @@ async fn restart_keeps_messages_and_the_group_resumes_where_it_stopped() {
 
     // Stored messages survived: every queue's max offset, and messages looked up by id.
     let stats = admin.topic_stats("Durable").await.unwrap();
-    let total: i64 = stats.iter().map(|(_, o)| o.max_offset - o.min_offset).sum();
+    let total: i64 = stats.iter().map(|q| q.max_offset - q.min_offset).sum();
     assert_eq!(total, TOTAL as i64, "stats after restart: {stats:?}");
     for (i, r) in sent.iter().enumerate().step_by(37) {
         let m = admin.view_message(&r.offset_msg_id).await.unwrap();

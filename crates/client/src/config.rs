@@ -236,7 +236,9 @@ impl PushConsumerConfig {
             || self.consume_concurrency == 0
             || self.max_in_flight_per_queue == 0
         {
-            return Err(ClientError::Config("batch sizes and limits must be positive".into()));
+            return Err(ClientError::Config(
+                "batch sizes and limits must be positive".into(),
+            ));
         }
         if self.rebalance_interval.is_zero() || self.persist_interval.is_zero() {
             return Err(ClientError::Config("intervals must be positive".into()));
@@ -290,7 +292,10 @@ mod tests {
             ClientConfig::parse_namesrv("10.0.0.1:9876;10.0.0.2:9876"),
             ["10.0.0.1:9876", "10.0.0.2:9876"]
         );
-        assert_eq!(ClientConfig::parse_namesrv(" a:1 ;; b:2, c:3 "), ["a:1", "b:2", "c:3"]);
+        assert_eq!(
+            ClientConfig::parse_namesrv(" a:1 ;; b:2, c:3 "),
+            ["a:1", "b:2", "c:3"]
+        );
         assert!(ClientConfig::parse_namesrv(" ; ").is_empty());
         assert!(ClientConfig::new("").validate().is_err());
         assert!(ClientConfig::new("a:1").validate().is_ok());

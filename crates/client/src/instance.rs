@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use saturn_protocol::body::{self, ConsumerData, HeartbeatData, ProducerData};
 use saturn_protocol::code::{request, response};
-use saturn_protocol::header::{CommandHeader, NotifyConsumerIdsChangedRequest, UnregisterClientRequest};
+use saturn_protocol::header::{
+    CommandHeader, NotifyConsumerIdsChangedRequest, UnregisterClientRequest,
+};
 use saturn_protocol::message::UniqIdGenerator;
 use saturn_protocol::{ExtFields, RemotingCommand};
 use saturn_remoting::{BoxFuture, Channel, RemotingClient, RequestHandler};
@@ -154,7 +156,10 @@ impl ClientInstance {
             shutdown: CancellationToken::new(),
             config,
         });
-        tokio::spawn(maintenance(Arc::downgrade(&instance), instance.shutdown.clone()));
+        tokio::spawn(maintenance(
+            Arc::downgrade(&instance),
+            instance.shutdown.clone(),
+        ));
         Ok(instance)
     }
 
@@ -292,12 +297,10 @@ impl ClientInstance {
 
 /// Periodic route refresh and heartbeats, until shutdown or the instance is dropped.
 async fn maintenance(instance: Weak<ClientInstance>, shutdown: CancellationToken) {
-    let Some((route_every, beat_every)) = instance.upgrade().map(|i| {
-        (
-            i.config.route_refresh_interval,
-            i.config.heartbeat_interval,
-        )
-    }) else {
+    let Some((route_every, beat_every)) = instance
+        .upgrade()
+        .map(|i| (i.config.route_refresh_interval, i.config.heartbeat_interval))
+    else {
         return;
     };
     let start = tokio::time::Instant::now();
@@ -350,15 +353,21 @@ mod tests {
         let ext: ExtFields = [("consumerGroup", "g1")].into_iter().collect();
         let mut req = RemotingCommand::new_request(request::NOTIFY_CONSUMER_IDS_CHANGED, ext);
         req.mark_oneway();
-        assert!(answer_broker_request(&notices, req).is_none(), "oneway gets no answer");
+        assert!(
+            answer_broker_request(&notices, req).is_none(),
+            "oneway gets no answer"
+        );
         tokio::time::timeout(Duration::from_secs(1), g1.notified())
             .await
             .unwrap();
-        assert!(tokio::time::timeout(Duration::from_millis(50), g2.notified())
-            .await
-            .is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), g2.notified())
+                .await
+                .is_err()
+        );
         // Unknown requests that expect an answer get REQUEST_CODE_NOT_SUPPORTED.
-        let req = RemotingCommand::new_request(request::GET_CONSUMER_RUNNING_INFO, ExtFields::new());
+        let req =
+            RemotingCommand::new_request(request::GET_CONSUMER_RUNNING_INFO, ExtFields::new());
         let reply = answer_broker_request(&notices, req).unwrap();
         assert_eq!(reply.code, response::REQUEST_CODE_NOT_SUPPORTED);
         assert!(reply.is_response());

@@ -340,9 +340,18 @@ mod tests {
     #[test]
     fn send_status_codes() {
         assert_eq!(SendStatus::from_code(0), Some(SendStatus::SendOk));
-        assert_eq!(SendStatus::from_code(10), Some(SendStatus::FlushDiskTimeout));
-        assert_eq!(SendStatus::from_code(11), Some(SendStatus::SlaveNotAvailable));
-        assert_eq!(SendStatus::from_code(12), Some(SendStatus::FlushSlaveTimeout));
+        assert_eq!(
+            SendStatus::from_code(10),
+            Some(SendStatus::FlushDiskTimeout)
+        );
+        assert_eq!(
+            SendStatus::from_code(11),
+            Some(SendStatus::SlaveNotAvailable)
+        );
+        assert_eq!(
+            SendStatus::from_code(12),
+            Some(SendStatus::FlushSlaveTimeout)
+        );
         assert_eq!(SendStatus::from_code(13), None);
     }
 }

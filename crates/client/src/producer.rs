@@ -22,23 +22,20 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use saturn_protocol::code::request;
 use saturn_protocol::header::{CommandHeader, SendMessageRequestV2, SendMessageResponse};
-use saturn_protocol::message::batch::{encode_batch, BatchEntry};
-use saturn_protocol::message::{properties, sysflag, tag};
+use saturn_protocol::message::tag;
 use saturn_protocol::RemotingCommand;
 use tracing::debug;
 
 use crate::config::ProducerConfig;
 use crate::error::ClientError;
 use crate::instance::ClientInstance;
-use crate::message::{deflate_body, Message, MessageQueue, SendResult, SendStatus};
+use crate::message::{Message, MessageQueue, SendResult, SendStatus};
+use crate::outgoing::{self, Outgoing};
 
 /// Prefix of consumer groups' retry topics.
 pub const RETRY_TOPIC_PREFIX: &str = "%RETRY%";
-/// Longest ordinary topic name; retry and dead-letter topics may reach 255.
-const MAX_TOPIC_LEN: usize = 127;
 
 /// Sends messages. Cheap to clone; clones share connections and routes.
 #[derive(Clone)]
@@ -53,20 +50,6 @@ struct Inner {
     /// False for the consumer's internal producer, which borrows the consumer's instance.
     owns_instance: bool,
     closed: AtomicBool,
-}
-
-/// A message ready for the wire.
-pub(crate) struct Outgoing {
-    pub(crate) topic: String,
-    pub(crate) body: Bytes,
-    pub(crate) flag: i32,
-    pub(crate) sys_flag: i32,
-    pub(crate) properties: String,
-    /// UNIQ_KEY (batch: all of them, `,`-joined).
-    pub(crate) msg_id: String,
-    pub(crate) reconsume_times: Option<i32>,
-    pub(crate) max_reconsume_times: Option<i32>,
-    pub(crate) batch: bool,
 }
 
 impl Producer {
@@ -120,8 +103,10 @@ impl Producer {
     /// # Errors
     /// [`ClientError::InvalidMessage`] before sending; the last failure after all attempts.
     pub async fn send(&self, msg: Message) -> Result<SendResult, ClientError> {
-        let out = self.prepare(msg)?;
-        self.deliver_round_robin(out, false).await?.ok_or(ClientError::Shutdown)
+        let out = outgoing::single(msg, &self.inner.instance.uniq, &self.inner.config)?;
+        self.deliver_round_robin(out, false)
+            .await?
+            .ok_or(ClientError::Shutdown)
     }
 
     /// Sends `msg` without waiting for (or getting) an answer; one attempt.
@@ -129,7 +114,7 @@ impl Producer {
     /// # Errors
     /// As [`Producer::send`], for what fails before the frame is queued.
     pub async fn send_oneway(&self, msg: Message) -> Result<(), ClientError> {
-        let out = self.prepare(msg)?;
+        let out = outgoing::single(msg, &self.inner.instance.uniq, &self.inner.config)?;
         self.deliver_round_robin(out, true).await.map(|_| ())
     }
 
@@ -139,8 +124,10 @@ impl Producer {
     /// # Errors
     /// [`ClientError::InvalidMessage`] for an empty or mixed batch; send failures as [`Producer::send`].
     pub async fn send_batch(&self, msgs: Vec<Message>) -> Result<SendResult, ClientError> {
-        let out = self.prepare_batch(msgs)?;
-        self.deliver_round_robin(out, false).await?.ok_or(ClientError::Shutdown)
+        let out = outgoing::batch(msgs, &self.inner.instance.uniq, &self.inner.config)?;
+        self.deliver_round_robin(out, false)
+            .await?
+            .ok_or(ClientError::Shutdown)
     }
 
     /// Sends `msg` to one given queue (no retry elsewhere).
@@ -152,8 +139,10 @@ impl Producer {
         msg: Message,
         queue: &MessageQueue,
     ) -> Result<SendResult, ClientError> {
-        let out = self.prepare(msg)?;
-        self.deliver_to(out, queue, false).await?.ok_or(ClientError::Shutdown)
+        let out = outgoing::single(msg, &self.inner.instance.uniq, &self.inner.config)?;
+        self.deliver_to(out, queue, false)
+            .await?
+            .ok_or(ClientError::Shutdown)
     }
 
     /// Sends `msg` to the writable queue at the index `selector` returns (taken modulo the
@@ -234,20 +223,28 @@ impl Producer {
     }
 
     /// Round-robin delivery with retries on other brokers (sync sends only).
-    async fn deliver_round_robin(
+    pub(crate) async fn deliver_round_robin(
         &self,
         out: Outgoing,
         oneway: bool,
     ) -> Result<Option<SendResult>, ClientError> {
         self.check_open()?;
-        let attempts = if oneway { 1 } else { 1 + self.inner.config.retries };
+        let attempts = if oneway {
+            1
+        } else {
+            1 + self.inner.config.retries
+        };
         let mut avoid: Option<String> = None;
         let mut last_err = ClientError::NoQueue(out.topic.clone());
         for attempt in 0..attempts {
             let route = self.route(&out.topic).await?;
-            let queue = pick_queue(&route.write_queues, &self.inner.next_queue, avoid.as_deref())
-                .cloned()
-                .ok_or_else(|| ClientError::NoQueue(out.topic.clone()))?;
+            let queue = pick_queue(
+                &route.write_queues,
+                &self.inner.next_queue,
+                avoid.as_deref(),
+            )
+            .cloned()
+            .ok_or_else(|| ClientError::NoQueue(out.topic.clone()))?;
             match self.deliver_to(&out, &queue, oneway).await {
                 Ok(r) => return Ok(r),
                 Err(e) if e.is_retryable() && attempt + 1 < attempts => {
@@ -332,92 +329,6 @@ impl Producer {
             queue_offset: h.queue_offset,
         }))
     }
-
-    /// Validates `msg`, encodes its properties (user ones, TAGS, KEYS, WAIT, UNIQ_KEY) and
-    /// compresses a large body.
-    pub(crate) fn prepare(&self, msg: Message) -> Result<Outgoing, ClientError> {
-        check_topic(&msg.topic)?;
-        self.check_body(msg.body.len())?;
-        let msg_id = self.inner.instance.uniq.next_id();
-        let props = encode_properties(&msg, &msg_id)?;
-        let (mut body, mut sys_flag) = (msg.body, 0);
-        let threshold = self.inner.config.compress_over;
-        if threshold > 0 && body.len() > threshold {
-            if let Ok(z) = deflate_body(&body) {
-                body = Bytes::from(z);
-                sys_flag |= sysflag::COMPRESSED;
-            }
-        }
-        Ok(Outgoing {
-            topic: msg.topic,
-            body,
-            flag: msg.flag,
-            sys_flag,
-            properties: props,
-            msg_id,
-            reconsume_times: None,
-            max_reconsume_times: None,
-            batch: false,
-        })
-    }
-
-    fn prepare_batch(&self, msgs: Vec<Message>) -> Result<Outgoing, ClientError> {
-        let Some(topic) = msgs.first().map(|m| m.topic.clone()) else {
-            return Err(ClientError::InvalidMessage("empty batch".into()));
-        };
-        check_topic(&topic)?;
-        if topic.starts_with(RETRY_TOPIC_PREFIX) {
-            return Err(ClientError::InvalidMessage("batch to a retry topic".into()));
-        }
-        let mut entries = Vec::with_capacity(msgs.len());
-        let mut ids = Vec::with_capacity(msgs.len());
-        for m in msgs {
-            if m.topic != topic {
-                return Err(ClientError::InvalidMessage("batch mixes topics".into()));
-            }
-            if m.property(properties::DELAY).is_some() {
-                return Err(ClientError::InvalidMessage("batch with a delayed message".into()));
-            }
-            if m.body.is_empty() {
-                return Err(ClientError::InvalidMessage("empty body".into()));
-            }
-            let id = self.inner.instance.uniq.next_id();
-            entries.push(BatchEntry {
-                flag: m.flag,
-                properties: encode_properties(&m, &id)?,
-                body: m.body,
-            });
-            ids.push(id);
-        }
-        let body = encode_batch(&entries)?;
-        self.check_body(body.len())?;
-        let mut wrapper = String::new();
-        properties::push(&mut wrapper, properties::WAIT, "true");
-        Ok(Outgoing {
-            topic,
-            body,
-            flag: 0,
-            sys_flag: 0,
-            properties: wrapper,
-            msg_id: ids.join(","),
-            reconsume_times: None,
-            max_reconsume_times: None,
-            batch: true,
-        })
-    }
-
-    fn check_body(&self, len: usize) -> Result<(), ClientError> {
-        if len == 0 {
-            return Err(ClientError::InvalidMessage("empty body".into()));
-        }
-        let max = self.inner.config.max_message_size;
-        if len > max {
-            return Err(ClientError::InvalidMessage(format!(
-                "body of {len} bytes exceeds the {max} byte limit"
-            )));
-        }
-        Ok(())
-    }
 }
 
 /// The queue index for a sharding key: `abs(javaHash(key) % n)`, Java's `SelectMessageQueueByHash`.
@@ -448,56 +359,6 @@ fn pick_queue<'a>(
         }
     }
     queues.get(counter.fetch_add(1, Ordering::Relaxed) % n)
-}
-
-/// Topic names: `[%|a-zA-Z0-9_-]`, at most 127 chars (255 for retry / dead-letter topics).
-fn check_topic(topic: &str) -> Result<(), ClientError> {
-    let max = if topic.starts_with('%') { 255 } else { MAX_TOPIC_LEN };
-    if topic.is_empty() || topic.len() > max {
-        return Err(ClientError::InvalidMessage(format!(
-            "topic must be 1..={max} characters"
-        )));
-    }
-    let ok = topic
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'));
-    if !ok {
-        return Err(ClientError::InvalidMessage(format!(
-            "topic {topic:?} has characters outside [%|a-zA-Z0-9_-]"
-        )));
-    }
-    Ok(())
-}
-
-/// Encodes a message's properties; separators inside names or values would corrupt the string.
-fn encode_properties(msg: &Message, uniq_key: &str) -> Result<String, ClientError> {
-    let bad = |s: &str| s.contains([properties::NAME_VALUE_SEPARATOR, properties::PROPERTY_SEPARATOR]);
-    let mut out = String::new();
-    for (k, v) in &msg.properties {
-        if k.is_empty() || v.is_empty() || bad(k) || bad(v) {
-            return Err(ClientError::InvalidMessage(format!(
-                "property {k:?} is empty or contains \\x01/\\x02"
-            )));
-        }
-        properties::push(&mut out, k, v);
-    }
-    if let Some(t) = msg.tags.as_deref().filter(|t| !t.is_empty()) {
-        if bad(t) {
-            return Err(ClientError::InvalidMessage("tag contains \\x01/\\x02".into()));
-        }
-        properties::push(&mut out, properties::TAGS, t);
-    }
-    let keys: Vec<&str> = msg.keys.iter().map(String::as_str).filter(|k| !k.is_empty()).collect();
-    if !keys.is_empty() {
-        let joined = keys.join(properties::KEY_SEPARATOR);
-        if bad(&joined) {
-            return Err(ClientError::InvalidMessage("key contains \\x01/\\x02".into()));
-        }
-        properties::push(&mut out, properties::KEYS, &joined);
-    }
-    properties::push(&mut out, properties::WAIT, "true");
-    properties::push(&mut out, properties::UNIQ_KEY, uniq_key);
-    Ok(out)
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -532,8 +393,9 @@ mod tests {
         }
         assert_eq!(queue_for_key("x", 0), 0);
         // Keys spread over queues.
-        let used: std::collections::BTreeSet<usize> =
-            (0..100).map(|i| queue_for_key(&format!("order-{i}"), 4)).collect();
+        let used: std::collections::BTreeSet<usize> = (0..100)
+            .map(|i| queue_for_key(&format!("order-{i}"), 4))
+            .collect();
         assert_eq!(used.len(), 4);
     }
 
@@ -541,7 +403,9 @@ mod tests {
     fn round_robin_skips_failed_broker() {
         let qs = [mq("a", 0), mq("a", 1), mq("b", 0)];
         let c = AtomicUsize::new(0);
-        let picks: Vec<_> = (0..6).map(|_| pick_queue(&qs, &c, None).unwrap().clone()).collect();
+        let picks: Vec<_> = (0..6)
+            .map(|_| pick_queue(&qs, &c, None).unwrap().clone())
+            .collect();
         assert_eq!(picks[..3], qs);
         assert_eq!(picks[3..], qs);
         for _ in 0..5 {
@@ -551,31 +415,5 @@ mod tests {
         let only_a = [mq("a", 0)];
         assert_eq!(pick_queue(&only_a, &c, Some("a")).unwrap().broker_name, "a");
         assert!(pick_queue(&[], &c, None).is_none());
-    }
-
-    #[test]
-    fn properties_carry_tags_keys_wait_and_id() {
-        let m = Message::new("T", "b")
-            .with_tags("TagA")
-            .with_key("k1")
-            .with_key("k2")
-            .with_property("color", "red");
-        let p = encode_properties(&m, "ID1").unwrap();
-        assert_eq!(properties::find(&p, "TAGS"), Some("TagA"));
-        assert_eq!(properties::find(&p, "KEYS"), Some("k1 k2"));
-        assert_eq!(properties::find(&p, "WAIT"), Some("true"));
-        assert_eq!(properties::find(&p, "UNIQ_KEY"), Some("ID1"));
-        assert_eq!(properties::find(&p, "color"), Some("red"));
-        let bad = Message::new("T", "b").with_property("a\u{2}", "v");
-        assert!(encode_properties(&bad, "x").is_err());
-    }
-
-    #[test]
-    fn topic_names() {
-        assert!(check_topic("Topic_1-x|%").is_ok());
-        assert!(check_topic("").is_err());
-        assert!(check_topic("a b").is_err());
-        assert!(check_topic(&"a".repeat(128)).is_err());
-        assert!(check_topic(&format!("%RETRY%{}", "g".repeat(200))).is_ok());
     }
 }

@@ -78,7 +78,12 @@ impl TopicRoute {
                     .iter()
                     .any(|b| b.broker_name == qd.broker_name && b.master_addr().is_some());
                 if has_master {
-                    push_queues(&mut write_queues, topic, &qd.broker_name, qd.write_queue_nums);
+                    push_queues(
+                        &mut write_queues,
+                        topic,
+                        &qd.broker_name,
+                        qd.write_queue_nums,
+                    );
                 }
             }
             if qd.perm & PERM_READ != 0 {
@@ -159,7 +164,10 @@ impl NameServers {
     }
 
     /// Sends `cmd` to the current name server, failing over to the others in turn.
-    pub(crate) async fn invoke(&self, cmd: RemotingCommand) -> Result<RemotingCommand, ClientError> {
+    pub(crate) async fn invoke(
+        &self,
+        cmd: RemotingCommand,
+    ) -> Result<RemotingCommand, ClientError> {
         let n = self.addrs.len();
         let start = self.current.load(Ordering::Relaxed);
         let mut last = String::from("no name server configured");
@@ -253,7 +261,10 @@ impl RouteCache {
     }
 
     /// Re-fetches `topic`'s real route and caches it; `Ok(None)` (cache untouched) if unknown.
-    pub(crate) async fn refresh(&self, topic: &str) -> Result<Option<Arc<TopicRoute>>, ClientError> {
+    pub(crate) async fn refresh(
+        &self,
+        topic: &str,
+    ) -> Result<Option<Arc<TopicRoute>>, ClientError> {
         Ok(self
             .fetch(topic)
             .await?
@@ -276,7 +287,10 @@ impl RouteCache {
                 return Ok(r);
             }
         }
-        debug!(topic, default_topic, "topic unknown, using the template route");
+        debug!(
+            topic,
+            default_topic, "topic unknown, using the template route"
+        );
         match self.fetch(default_topic).await? {
             Some(template) => Ok(self.store(TopicRoute::from_default(topic, template, queue_nums))),
             None => Err(ClientError::TopicNotFound(topic.to_owned())),
@@ -308,15 +322,6 @@ impl RouteCache {
         lock(&self.brokers)
             .get(broker_name)
             .and_then(|ids| ids.get(&MASTER_ID))
-            .cloned()
-    }
-
-    /// The master address of a broker group, or any of its addresses when it has no master.
-    pub(crate) fn any_addr(&self, broker_name: &str) -> Option<String> {
-        let brokers = lock(&self.brokers);
-        let ids = brokers.get(broker_name)?;
-        ids.get(&MASTER_ID)
-            .or_else(|| ids.values().next())
             .cloned()
     }
 
@@ -368,7 +373,9 @@ mod tests {
     }
 
     fn ids(qs: &[MessageQueue]) -> Vec<(String, i32)> {
-        qs.iter().map(|q| (q.broker_name.clone(), q.queue_id)).collect()
+        qs.iter()
+            .map(|q| (q.broker_name.clone(), q.queue_id))
+            .collect()
     }
 
     #[test]
@@ -393,7 +400,13 @@ mod tests {
         // Sorted by broker name; read-only and master-less brokers are not writable.
         assert_eq!(
             ids(&r.write_queues),
-            [s("broker-a", 0), s("broker-a", 1), s("broker-b", 0), s("broker-b", 1), s("broker-b", 2)]
+            [
+                s("broker-a", 0),
+                s("broker-a", 1),
+                s("broker-b", 0),
+                s("broker-b", 1),
+                s("broker-b", 2)
+            ]
         );
         assert_eq!(
             ids(&r.read_queues),
@@ -442,7 +455,10 @@ mod tests {
             ..Default::default()
         };
         let r = TopicRoute::new("T", data);
-        assert_eq!(ids(&r.write_queues), [("a".into(), 0), ("a".into(), 1), ("b".into(), 0)]);
+        assert_eq!(
+            ids(&r.write_queues),
+            [("a".into(), 0), ("a".into(), 1), ("b".into(), 0)]
+        );
         assert_eq!(r.read_queues.len(), 8);
     }
 }

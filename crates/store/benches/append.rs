@@ -13,6 +13,7 @@ use saturn_store::{FlushMode, MessageStore};
 
 fn append_async(c: &mut Criterion) {
     let mut g = c.benchmark_group("append_async");
+    let mut dirs = Vec::new();
     for size in [100usize, 1024] {
         let dir = tempfile::tempdir().unwrap();
         let store = MessageStore::open(common::config(dir.path(), FlushMode::Async)).unwrap();
@@ -28,12 +29,17 @@ fn append_async(c: &mut Criterion) {
             })
         });
         store.close().unwrap();
+        dirs.push(dir);
     }
     g.finish();
+    drop(dirs);
 }
 
 fn append_sync(c: &mut Criterion) {
     let mut g = c.benchmark_group("append_sync");
+    // Directories are removed at the end: deleting GBs of files between runs loads the journal
+    // and slows the next run's fsyncs.
+    let mut dirs = Vec::new();
     for size in [100usize, 1024] {
         for writers in [1u64, 16] {
             let dir = tempfile::tempdir().unwrap();
@@ -64,9 +70,11 @@ fn append_sync(c: &mut Criterion) {
                 })
             });
             store.close().unwrap();
+            dirs.push(dir);
         }
     }
     g.finish();
+    drop(dirs);
 }
 
 criterion_group! {

@@ -382,3 +382,11 @@ fn clean_reopen_keeps_everything() {
     assert_eq!(a.queue_offset, 34);
     assert_eq!(a.phys, offsets[99].phys + offsets[99].size as u64);
 }
+
+#[test]
+fn store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<MessageStore>();
+    assert_send_sync::<saturn_store::Durability>();
+    assert_send_sync::<saturn_store::GetMessageResult>();
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use saturn_client::{AdminClient, ClientConfig, MessageExt};
+use saturn_client::{AdminClient, ClientConfig, MessageExt, QueueProgress, TopicTarget};
 use serde::Serialize;
 
 use crate::output::{self, Table};
@@ -114,6 +114,9 @@ pub enum MessageCommand {
     },
 }
 
+/// Cluster of `topic create` without --cluster or --broker.
+const DEFAULT_CLUSTER: &str = "DefaultCluster";
+
 /// Runs one admin command.
 ///
 /// # Errors
@@ -160,22 +163,19 @@ async fn topic_create(
     cluster: Option<&str>,
     broker: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let brokers = match broker {
-        Some(addr) => {
-            admin
-                .create_topic_on_broker(addr, topic, queues)
-                .await
-                .with_context(|| format!("cannot create topic {topic} on {addr}"))?;
-            vec![addr.to_owned()]
-        }
-        None => {
-            let cluster = cluster.unwrap_or("DefaultCluster");
-            admin
-                .create_topic(cluster, topic, queues)
-                .await
-                .with_context(|| format!("cannot create topic {topic} in cluster {cluster}"))?
-        }
+    let target = match (broker, cluster) {
+        (Some(addr), _) => TopicTarget::Broker(addr.to_owned()),
+        (None, cluster) => TopicTarget::Cluster(cluster.unwrap_or(DEFAULT_CLUSTER).to_owned()),
     };
+    let brokers = admin
+        .create_topic(topic, queues, queues, &target)
+        .await
+        .with_context(|| format!("cannot create topic {topic} on {target:?}"))?;
+    // Brokers re-register a new topic with the name servers right away, but asynchronously;
+    // report success once clients can actually find the route.
+    if !routable(admin, topic, queues).await {
+        tracing::warn!(topic, "created, but the name server does not list the route yet");
+    }
     if json {
         output::print_json_line(&serde_json::json!({
             "topic": topic, "queues": queues, "brokers": brokers,
@@ -187,6 +187,27 @@ async fn topic_create(
         ))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long `topic create` waits for the new route to appear on the name server.
+const ROUTE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Polls the route of `topic` until it shows `queues` write queues, or [`ROUTE_DEADLINE`].
+async fn routable(admin: &AdminClient, topic: &str, queues: i32) -> bool {
+    let end = tokio::time::Instant::now() + ROUTE_DEADLINE;
+    loop {
+        let listed = admin
+            .route(topic)
+            .await
+            .is_ok_and(|r| r.queue_datas.iter().any(|q| q.write_queue_nums == queues));
+        if listed {
+            return true;
+        }
+        if tokio::time::Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn topic_list(admin: &AdminClient, json: bool) -> anyhow::Result<ExitCode> {
@@ -242,19 +263,18 @@ pub fn perm_text(perm: i32) -> String {
 }
 
 async fn topic_stats(admin: &AdminClient, json: bool, topic: &str) -> anyhow::Result<ExitCode> {
-    let mut stats = admin
+    let stats = admin
         .topic_stats(topic)
         .await
         .with_context(|| format!("cannot get stats of topic {topic}"))?;
-    stats.sort_by(|a, b| a.0.cmp(&b.0));
     if json {
         let rows: Vec<_> = stats
             .iter()
-            .map(|(mq, o)| {
+            .map(|q| {
                 serde_json::json!({
-                    "broker_name": mq.broker_name, "queue_id": mq.queue_id,
-                    "min_offset": o.min_offset, "max_offset": o.max_offset,
-                    "last_update_timestamp": o.last_update_timestamp,
+                    "broker_name": q.queue.broker_name, "queue_id": q.queue.queue_id,
+                    "min_offset": q.min_offset, "max_offset": q.max_offset,
+                    "last_update_timestamp": q.last_update_timestamp,
                 })
             })
             .collect();
@@ -263,14 +283,14 @@ async fn topic_stats(admin: &AdminClient, json: bool, topic: &str) -> anyhow::Re
     }
     let mut table = Table::new(&["BROKER", "QUEUE", "MIN_OFFSET", "MAX_OFFSET", "LAST_UPDATE_MS"]);
     let mut total = 0i64;
-    for (mq, o) in &stats {
-        total = total.saturating_add(o.max_offset.saturating_sub(o.min_offset));
+    for q in &stats {
+        total = total.saturating_add(q.max_offset.saturating_sub(q.min_offset));
         table.row(vec![
-            mq.broker_name.clone(),
-            mq.queue_id.to_string(),
-            o.min_offset.to_string(),
-            o.max_offset.to_string(),
-            o.last_update_timestamp.to_string(),
+            q.queue.broker_name.clone(),
+            q.queue.queue_id.to_string(),
+            q.min_offset.to_string(),
+            q.max_offset.to_string(),
+            q.last_update_timestamp.to_string(),
         ]);
     }
     table.print()?;
@@ -308,38 +328,37 @@ async fn consumer_progress(
     json: bool,
     group: &str,
 ) -> anyhow::Result<ExitCode> {
-    let mut progress = admin
+    let progress: Vec<QueueProgress> = admin
         .consumer_progress(group)
         .await
         .with_context(|| format!("cannot get progress of group {group}"))?;
-    progress.sort_by(|a, b| a.0.cmp(&b.0));
-    let lag = |o: &saturn_protocol::body::admin::OffsetWrapper| {
-        o.broker_offset.saturating_sub(o.consumer_offset).max(0)
-    };
-    let total: i64 = progress.iter().map(|(_, o)| lag(o)).sum();
+    let total: i64 = progress.iter().map(|q| q.lag.max(0)).sum();
     if json {
         let rows: Vec<_> = progress
             .iter()
-            .map(|(mq, o)| {
+            .map(|q| {
                 serde_json::json!({
-                    "topic": mq.topic, "broker_name": mq.broker_name, "queue_id": mq.queue_id,
-                    "broker_offset": o.broker_offset, "consumer_offset": o.consumer_offset,
-                    "lag": lag(o),
+                    "topic": q.queue.topic, "broker_name": q.queue.broker_name,
+                    "queue_id": q.queue.queue_id, "broker_offset": q.broker_offset,
+                    "consumer_offset": q.consumer_offset, "lag": q.lag,
+                    "last_timestamp": q.last_timestamp,
                 })
             })
             .collect();
-        output::print_json_pretty(&serde_json::json!({ "group": group, "queues": rows, "total_lag": total }))?;
+        output::print_json_pretty(
+            &serde_json::json!({ "group": group, "queues": rows, "total_lag": total }),
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = Table::new(&["TOPIC", "BROKER", "QUEUE", "BROKER_OFFSET", "CONSUMER_OFFSET", "LAG"]);
-    for (mq, o) in &progress {
+    for q in &progress {
         table.row(vec![
-            mq.topic.clone(),
-            mq.broker_name.clone(),
-            mq.queue_id.to_string(),
-            o.broker_offset.to_string(),
-            o.consumer_offset.to_string(),
-            lag(o).to_string(),
+            q.queue.topic.clone(),
+            q.queue.broker_name.clone(),
+            q.queue.queue_id.to_string(),
+            q.broker_offset.to_string(),
+            q.consumer_offset.to_string(),
+            q.lag.to_string(),
         ]);
     }
     table.print()?;

@@ -44,7 +44,9 @@ pub struct ConsumeArgs {
     /// Tag filter: `*` (all), `TagA`, or `TagA || TagB`.
     #[arg(long, value_name = "EXPR", default_value = "*")]
     pub tag_expr: String,
-    /// Exit after this many messages (exit code 0); without it, run until the timeout.
+    /// Exit after this many messages (exit code 0); without it, run until the timeout. A
+    /// message reaching the consumer just as the count is reached is not printed and is handed
+    /// back to the broker for redelivery (clustering).
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
     /// Exit after this many seconds without a new message (an idle timeout, reset by every
@@ -123,8 +125,9 @@ struct Forwarder {
 impl MessageListener for Forwarder {
     fn consume(&self, msgs: &[MessageExt]) -> ConsumeResult {
         let wanted = u64::try_from(msgs.len()).unwrap_or(u64::MAX);
-        // Take the whole batch or none of it: a batch past the budget is handed back
-        // (redelivered later), so no acknowledged message goes unprinted.
+        // Take the whole batch or none of it. A batch past the budget (one that reached the
+        // listener in the moment between the last wanted message and the consumer's stop) is
+        // handed back for redelivery, so no acknowledged message goes unprinted.
         let taken = self
             .budget
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(wanted))
@@ -180,6 +183,10 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
     let mut config =
         PushConsumerConfig::new(&args.namesrv, args.group.clone(), &args.topic, &args.tag_expr);
     config.offset_dir = args.offset_dir.clone();
+    // One message per listener call, one call at a time: messages print in queue order, and
+    // at most one message can arrive past --count before the consumer stops.
+    config.batch_size = 1;
+    config.consume_concurrency = 1;
     config.model = if args.broadcast {
         MessageModel::Broadcasting
     } else {

@@ -245,12 +245,11 @@ impl OffsetStore {
             path: path.clone(),
             source,
         };
-        let json = serde_json::to_vec_pretty(&file).map_err(|source| {
-            ClientError::OffsetFileFormat {
+        let json =
+            serde_json::to_vec_pretty(&file).map_err(|source| ClientError::OffsetFileFormat {
                 path: path.clone(),
                 source,
-            }
-        })?;
+            })?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io_err)?;
         }

@@ -96,7 +96,11 @@ impl ProcessQueue {
     /// Runs `f` on the tracker, then `commit` with the new committable offset, both under the
     /// queue's lock and only if the queue was not dropped (so a late completion can never
     /// re-commit a queue that moved to another consumer). Returns false when dropped.
-    pub(crate) fn update(&self, f: impl FnOnce(&mut OffsetTracker), commit: impl FnOnce(i64)) -> bool {
+    pub(crate) fn update(
+        &self,
+        f: impl FnOnce(&mut OffsetTracker),
+        commit: impl FnOnce(i64),
+    ) -> bool {
         let mut s = lock(&self.state);
         if s.dropped {
             return false;
@@ -107,7 +111,11 @@ impl ProcessQueue {
     }
 
     /// Marks consumption of `offsets` done, commits, and wakes the pull loop.
-    pub(crate) fn done(&self, offsets: impl IntoIterator<Item = i64>, commit: impl FnOnce(i64)) -> bool {
+    pub(crate) fn done(
+        &self,
+        offsets: impl IntoIterator<Item = i64>,
+        commit: impl FnOnce(i64),
+    ) -> bool {
         let r = self.update(|t| t.done(offsets), commit);
         self.room.notify_one();
         r

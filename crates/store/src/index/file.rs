@@ -59,6 +59,8 @@ pub struct IndexFile {
     id: u64,
     slots: u32,
     max_entries: u32,
+    /// indexCount at the last successful flush.
+    flushed_count: AtomicU32,
 }
 
 impl IndexFile {
@@ -85,6 +87,7 @@ impl IndexFile {
             id,
             slots,
             max_entries,
+            flushed_count: AtomicU32::new(0),
         };
         f.set(INDEX_COUNT, 1);
         Ok(f)
@@ -101,11 +104,13 @@ impl IndexFile {
             path: path.to_path_buf(),
             reason: format!("cannot map index file (index_slots/index_max_entries changed?): {e}"),
         })?;
+        // Unknown durability until recovery has looked at it: flush once.
         Ok(Self {
             map,
             id,
             slots,
             max_entries,
+            flushed_count: AtomicU32::new(0),
         })
     }
 
@@ -294,16 +299,21 @@ impl IndexFile {
         self.set(INDEX_COUNT, keep);
     }
 
-    /// Makes the header, slots and entries written so far durable.
+    /// Makes the header, slots and entries written so far durable (nothing to do if no entry
+    /// was added since the last flush).
     ///
     /// # Errors
     /// The flush failed.
     pub fn flush(&self, disk: &dyn Disk) -> StoreResult<()> {
-        let end = HEADER_LEN
-            + self.slots as usize * 4
-            + self.index_count().min(self.max_entries) as usize * ENTRY_LEN;
+        let count = self.index_count().min(self.max_entries);
+        if count != 0 && count == self.flushed_count.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let end = HEADER_LEN + self.slots as usize * 4 + count as usize * ENTRY_LEN;
         disk.sync_words(&self.map, 0, end)
-            .map_err(|e| StoreError::io("flush index file", self.path(), e))
+            .map_err(|e| StoreError::io("flush index file", self.path(), e))?;
+        self.flushed_count.store(count, Ordering::Release);
+        Ok(())
     }
 }
 

@@ -150,9 +150,9 @@ impl IndexService {
             if id <= l.id() {
                 id = l.id() + 1;
             }
-            // The full file will not change any more: make it durable now.
-            l.flush(disk)?;
         }
+        // The full file is flushed by the next `flush` (before the checkpoint that names the new
+        // file), not here under the append lock.
         let f = IndexFile::create(disk, &self.dir, id, self.slots, self.max_entries)?;
         self.files
             .write()
@@ -239,15 +239,17 @@ impl IndexService {
         self.current().map_or((0, 0), |f| (f.id(), f.index_count()))
     }
 
-    /// Flushes the current file (older ones were flushed when they filled up).
+    /// Flushes every file with entries added since its last flush (the current one, and a file
+    /// that filled up since the last call).
     ///
     /// # Errors
     /// The flush failed.
     pub fn flush(&self, disk: &dyn Disk) -> StoreResult<()> {
-        match self.current() {
-            Some(f) => f.flush(disk),
-            None => Ok(()),
+        let files: Vec<_> = self.files.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for f in files {
+            f.flush(disk)?;
         }
+        Ok(())
     }
 
     /// Retention: deletes files (never the current one) whose entries all point below

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use memmap2::{MmapOptions, MmapRaw};
+use memmap2::{Advice, MmapOptions, MmapRaw};
 
 /// An append-only memory-mapped file of fixed length.
 #[derive(Debug)]
@@ -63,11 +63,6 @@ impl MappedFile {
             ));
         }
         let map = map_file(file, len)?;
-        if std::env::var("PREFAULT").is_ok() && published == 0 {
-            let t = std::time::Instant::now();
-            let r = map.advise_range(memmap2::Advice::PopulateWrite, 0, len);
-            eprintln!("populate {len}: {r:?} {:?}", t.elapsed());
-        }
         Ok(Arc::new(Self {
             path: path.to_path_buf(),
             map,
@@ -134,9 +129,11 @@ impl MappedFile {
         if self.writer_taken.swap(true, Ordering::AcqRel) {
             return None;
         }
+        let staged = self.published();
         Some(FileWriter {
             file: Arc::clone(self),
-            staged: self.published(),
+            staged,
+            prefaulted: staged,
         })
     }
 
@@ -161,6 +158,19 @@ impl MappedFile {
 }
 
 /// Owner handed to [`Bytes::from_owner`]: one published region of a mapped file.
+///
+/// Soundness of handing these bytes out as a `Bytes` that may live arbitrarily long, on any
+/// thread (the `unsafe` itself is in [`MappedFile::read`]):
+/// - the `Arc<MappedFile>` keeps the mapping alive until the last `Bytes` clone is dropped, so
+///   the pointer never dangles, even after retention unlinks the file (unlinking does not unmap);
+/// - the region was below `published` when the owner was built, and `published` never moves
+///   back; the only writer ([`FileWriter`]) writes strictly at or above it, so the bytes never
+///   change while borrowed (no data race, no aliasing with a `&mut`);
+/// - the store never truncates, shrinks or rewrites a published part of a mapped file: recovery
+///   zeroes only above the valid end, and does so before any reader exists; files are
+///   preallocated, so pages are backed and reads cannot SIGBUS;
+/// - other processes are kept out by the store's lock file; a process that ignores it and
+///   truncates the file breaks this guarantee, as with any memory map.
 struct PublishedRegion {
     file: Arc<MappedFile>,
     offset: usize,
@@ -181,7 +191,12 @@ impl AsRef<[u8]> for PublishedRegion {
 pub struct FileWriter {
     file: Arc<MappedFile>,
     staged: usize,
+    /// End of the region already faulted in writable (see [`FileWriter::stage`]).
+    prefaulted: usize,
 }
+
+/// How far ahead of the write position pages are faulted in, in one `madvise` call.
+const PREFAULT_CHUNK: usize = 4 * 1024 * 1024;
 
 impl FileWriter {
     /// The file being written.
@@ -207,6 +222,9 @@ impl FileWriter {
         if end > self.file.len {
             return None;
         }
+        if end > self.prefaulted {
+            self.prefault(end);
+        }
         self.staged = end;
         // SAFETY: [start, end) is inside the mapping and at or above the published position
         // (staged >= published always holds: publish sets published = staged, discard resets
@@ -214,6 +232,28 @@ impl FileWriter {
         // (`writer_taken`) and the returned borrow ties up `&mut self`, so no other mutable view
         // of these bytes exists while it lives.
         Some(unsafe { std::slice::from_raw_parts_mut(self.file.map.as_mut_ptr().add(start), len) })
+    }
+
+    /// Faults in the pages up to `end` plus a chunk ahead with one `MADV_POPULATE_WRITE`, instead
+    /// of one page fault (and file-system `page_mkwrite`) per 4 KiB page during appends: about
+    /// 2.5× less CPU per appended KiB on ext4. The pages only become dirty zeros (the file is
+    /// preallocated); contents are untouched, so this does not race with readers or the writer.
+    /// Purely an optimisation: on a kernel without it (< 5.14) the normal faults happen instead.
+    fn prefault(&mut self, end: usize) {
+        let from = self.prefaulted.max(self.staged);
+        let to = end.saturating_add(PREFAULT_CHUNK).min(self.file.len);
+        if to > from
+            && self
+                .file
+                .map
+                .advise_range(Advice::PopulateWrite, from, to - from)
+                .is_err()
+        {
+            // Unsupported: stop trying for this file.
+            self.prefaulted = self.file.len;
+            return;
+        }
+        self.prefaulted = to;
     }
 
     /// Makes everything staged so far visible to readers.
