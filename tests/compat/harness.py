@@ -1,5 +1,6 @@
 """Plumbing of the compatibility run: the `saturn standalone` process, running the kit's clients and
-the `saturn` CLI, reading their JSON lines, and recording check results per flow.
+the `saturn` CLI, reading their JSON lines, recording check results per flow, and the delivery
+check most flows share.
 
 Python standard library only (the run must work on a machine with just python3).
 """
@@ -157,7 +158,7 @@ class Runner:
         with self.lock:
             self.seq += 1
             n = self.seq
-        base = os.path.join(self.log_dir, "%03d-%s" % (n, re.sub(r"[^A-Za-z0-9_.-]+", "_", name)))
+        base = os.path.join(self.log_dir, "%04d-%s" % (n, re.sub(r"[^A-Za-z0-9_.-]+", "_", name)))
         return base + ".out", base + ".err"
 
     def spawn(self, name, cmd):
@@ -258,6 +259,59 @@ class Flow:
     def received_fresh(self, out):
         """Received lines that are not the kit's duplicate reports."""
         return [r for r in out.of("received") if not r.get("duplicate")]
+
+
+def expected_body(i, size, prefix="body-"):
+    """The kit producers' body of message i with --size: prefix+i padded with 'x' (or cut)."""
+    b = (prefix + str(i)).encode()
+    return (b + b"x" * max(0, size - len(b)))[:size].decode()
+
+
+def saturn_body(i, size=64):
+    """`saturn produce`'s generated body of message i: `msg-<i>-` padded with 'x' to --size."""
+    b = ("msg-%d-" % i).encode()
+    return (b + b"x" * max(0, size - len(b)))[:size].decode()
+
+
+def by_key(lines):
+    """Sent/received lines indexed by their KEYS (one key per message in every flow)."""
+    return {s.get("keys"): s for s in lines}
+
+
+def check_delivery(f, lines, sent_by_key, what, tag=None, body_of=None):
+    """The received lines carry exactly the sent keys, each once, with the sent msg_id, topic, tag
+    and body. A line whose msg_id was already seen counts as a redelivery (a failure here: every
+    flow consumes successfully, so nothing should come twice)."""
+    seen, got, dups = set(), [], 0
+    for r in lines:
+        if r.get("duplicate") or r.get("msg_id") in seen:
+            dups += 1
+            continue
+        seen.add(r.get("msg_id"))
+        got.append(r)
+    keys = [r.get("keys") for r in got]
+    f.check(len(keys) == len(set(keys)), "%s: a key delivered twice under different msg_ids" % what)
+    missing = set(sent_by_key) - set(keys)
+    extra = set(keys) - set(sent_by_key)
+    f.check(not missing, "%s: %d sent messages not delivered: %s" % (what, len(missing), short(missing)))
+    f.check(not extra, "%s: %d unexpected messages: %s" % (what, len(extra), short(extra)))
+    f.check(not dups, "%s: %d redeliveries of already received messages" % (what, dups))
+    bad = []
+    for r in got:
+        s = sent_by_key.get(r.get("keys"))
+        if s is None:
+            continue
+        want_tag = tag if tag is not None else s.get("tag")
+        if r.get("msg_id") != s.get("msg_id"):
+            bad.append("%s msg_id %s != sent %s" % (r.get("keys"), r.get("msg_id"), s.get("msg_id")))
+        elif r.get("tag") != want_tag:
+            bad.append("%s tag %r != %r" % (r.get("keys"), r.get("tag"), want_tag))
+        elif r.get("topic") != s.get("topic"):
+            bad.append("%s topic %r != %r" % (r.get("keys"), r.get("topic"), s.get("topic")))
+        elif body_of is not None and r.get("body") != body_of(s):
+            bad.append("%s body %r != %r" % (r.get("keys"), (r.get("body") or "")[:40], body_of(s)[:40]))
+    f.check(not bad, "%s: %d messages altered, e.g. %s" % (what, len(bad), "; ".join(bad[:3])))
+    return got
 
 
 def short(items, n=5):

@@ -33,7 +33,7 @@ for line in sys.stdin:
         continue
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "saturn":
         exe = m["executable"]
-print(exe or "")')"
+print(exe or "")')" || { echo "run.sh: cargo build -p saturn-cli failed" >&2; exit 2; }
 [ -n "$SATURN" ] && [ -x "$SATURN" ] || { echo "run.sh: saturn binary not built" >&2; exit 2; }
 
 echo "== install clients (cpp rs-remoting)"

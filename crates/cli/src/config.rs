@@ -98,7 +98,10 @@ mod tests {
             ConfigSyntax::Properties
         );
         let toml = "broker_name = \"broker-a\"\nnamesrv_addrs = [\"127.0.0.1:9876\"]\n";
-        assert_eq!(detect_syntax(Path::new("broker.cfg"), toml), ConfigSyntax::Toml);
+        assert_eq!(
+            detect_syntax(Path::new("broker.cfg"), toml),
+            ConfigSyntax::Toml
+        );
     }
 
     #[test]

@@ -84,7 +84,10 @@ async fn attack(addr: SocketAddr) {
 
     // 5. The same as a signed length: 0xFFFFFFFF (-1).
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(&[0xff, 0xff, 0xff, 0xff, 0, 0]).await.unwrap();
+    stream
+        .write_all(&[0xff, 0xff, 0xff, 0xff, 0, 0])
+        .await
+        .unwrap();
     assert_closed_by_server(stream, "a negative length prefix", addr).await;
 }
 

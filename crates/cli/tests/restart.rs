@@ -36,7 +36,11 @@ impl MessageListener for Acked {
     fn consume(&self, msgs: &[MessageExt]) -> ConsumeResult {
         let mut acked = self.0.lock().unwrap();
         for m in msgs {
-            acked.push((m.queue_id, m.queue_offset, m.keys.clone().unwrap_or_default()));
+            acked.push((
+                m.queue_id,
+                m.queue_offset,
+                m.keys.clone().unwrap_or_default(),
+            ));
         }
         ConsumeResult::Success
     }
@@ -106,7 +110,11 @@ async fn restart_keeps_messages_and_the_group_resumes_where_it_stopped() {
             })
     })
     .await;
-    assert!(caught_up, "first run got {} messages and never committed them all", run1.len());
+    assert!(
+        caught_up,
+        "first run got {} messages and never committed them all",
+        run1.len()
+    );
     // Stopping the consumer commits its offsets.
     consumer.shutdown().await;
     let offsets = committed(&admin).await;
@@ -127,21 +135,29 @@ async fn restart_keeps_messages_and_the_group_resumes_where_it_stopped() {
         .map(|(_, k)| k.clone())
         .collect();
     let first_half: BTreeSet<String> = (0..TOTAL / 2).map(|i| format!("d-{i}")).collect();
-    assert_eq!(committed_keys, first_half, "the group committed exactly the first half");
+    assert_eq!(
+        committed_keys, first_half,
+        "the group committed exactly the first half"
+    );
     let run1_keys: Vec<String> = run1.all().into_iter().map(|(_, _, k)| k).collect();
     assert_eq!(run1_keys.len(), TOTAL / 2, "first run: no duplicates");
     assert_eq!(run1_keys.into_iter().collect::<BTreeSet<_>>(), first_half);
 
     // Clean stop: SIGTERM, exit code 0.
     let status = first.terminate(Duration::from_secs(30));
-    assert!(status.success(), "standalone exited with {status:?} after SIGTERM");
+    assert!(
+        status.success(),
+        "standalone exited with {status:?} after SIGTERM"
+    );
 
     // Second run on the same data directory and ports.
     let _second = Standalone::start_on(dir.path(), &namesrv_addr, &broker_addr);
     let admin = AdminClient::start(ClientConfig::new(&ns)).await.unwrap();
     assert!(
-        eventually(Duration::from_secs(30), || async { admin.route("Durable").await.is_ok() })
-            .await,
+        eventually(Duration::from_secs(30), || async {
+            admin.route("Durable").await.is_ok()
+        })
+        .await,
         "topic Durable has no route after the restart"
     );
 
@@ -168,7 +184,10 @@ async fn restart_keeps_messages_and_the_group_resumes_where_it_stopped() {
         .await
         .unwrap();
     assert!(
-        eventually(Duration::from_secs(60), || async { run2.len() >= expected.len() }).await,
+        eventually(Duration::from_secs(60), || async {
+            run2.len() >= expected.len()
+        })
+        .await,
         "second run got {} of {} remaining messages",
         run2.len(),
         expected.len()
@@ -179,9 +198,16 @@ async fn restart_keeps_messages_and_the_group_resumes_where_it_stopped() {
         .iter()
         .filter(|k| committed_keys.contains(*k))
         .collect();
-    assert!(repeats.is_empty(), "committed messages delivered again: {repeats:?}");
+    assert!(
+        repeats.is_empty(),
+        "committed messages delivered again: {repeats:?}"
+    );
     let run2_set: BTreeSet<String> = run2_keys.iter().cloned().collect();
-    assert_eq!(run2_set.len(), run2_keys.len(), "duplicates in the second run");
+    assert_eq!(
+        run2_set.len(),
+        run2_keys.len(),
+        "duplicates in the second run"
+    );
     assert_eq!(run2_set, expected, "the second run got exactly the rest");
     eprintln!(
         "first run committed {} messages, second run got the other {}",

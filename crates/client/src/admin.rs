@@ -310,6 +310,14 @@ impl AdminClient {
     pub async fn view_message(&self, offset_msg_id: &str) -> Result<MessageExt, ClientError> {
         let (host, offset) = decode_offset_msg_id(offset_msg_id)?;
         let addr = host.to_string();
+        // A client's unique id is also 32 hex digits and "decodes" into a bogus address: never
+        // dial an address taken from an id unless it is a broker of the cluster.
+        if self.broker_name_of(&addr).await.is_none() {
+            return Err(ClientError::BrokerNotFound(format!(
+                "{offset_msg_id} is not an offset message id of a known broker ({addr}); \
+                 a client message id (UNIQ_KEY) needs its topic"
+            )));
+        }
         let header = ViewMessageRequest {
             offset,
             topic: None,
@@ -334,6 +342,16 @@ impl AdminClient {
         topic: &str,
         key: &str,
     ) -> Result<Vec<MessageExt>, ClientError> {
+        self.query_index(topic, key, false).await
+    }
+
+    /// QUERY_MESSAGE to every master of `topic`; `unique_key` sets Java's `_UNIQUE_KEY_QUERY`.
+    async fn query_index(
+        &self,
+        topic: &str,
+        key: &str,
+        unique_key: bool,
+    ) -> Result<Vec<MessageExt>, ClientError> {
         let route = crate::route::TopicRoute::new(topic, self.route(topic).await?);
         let mut out: Vec<MessageExt> = Vec::new();
         for bd in &route.data.broker_datas {
@@ -346,7 +364,7 @@ impl AdminClient {
                 max_num: QUERY_MAX_NUM,
                 begin_timestamp: 0,
                 end_timestamp: i64::MAX,
-                unique_key_query: None,
+                unique_key_query: unique_key.then_some(true),
             };
             let cmd = RemotingCommand::new_request(request::QUERY_MESSAGE, header.to_ext());
             let resp = self.instance.invoke(addr, cmd).await?;
@@ -369,6 +387,32 @@ impl AdminClient {
         out.sort_by_key(|m| (m.store_timestamp, m.offset_msg_id.clone()));
         out.dedup_by(|a, b| a.offset_msg_id == b.offset_msg_id);
         Ok(out)
+    }
+
+    /// Finds a message by either id a RocketMQ user sees, as `mqadmin queryMsgById` does: as an
+    /// offset message id of a known broker first, then — when `topic` is given — as a client
+    /// unique id (UNIQ_KEY, the `msgId` clients print), through the broker's unique-key index.
+    ///
+    /// # Errors
+    /// [`ClientError::BrokerNotFound`] when the id is no offset id and no topic was given, or a
+    /// broker failure; an empty result is `Ok(vec![])`.
+    pub async fn find_message(
+        &self,
+        id: &str,
+        topic: Option<&str>,
+    ) -> Result<Vec<MessageExt>, ClientError> {
+        let by_offset = self.view_message(id).await;
+        let Some(topic) = topic else {
+            return by_offset.map(|m| vec![m]);
+        };
+        if let Ok(m) = by_offset {
+            if m.topic == topic {
+                return Ok(vec![m]);
+            }
+        }
+        let mut found = self.query_index(topic, id, true).await?;
+        found.retain(|m| m.msg_id == id || m.offset_msg_id == id);
+        Ok(found)
     }
 
     async fn broker_name_of(&self, addr: &str) -> Option<String> {

@@ -100,10 +100,14 @@ pub enum ConsumerCommand {
 /// `saturn admin message …`.
 #[derive(Debug, Subcommand)]
 pub enum MessageCommand {
-    /// Show the message with this offset message id (the `offset_msg_id` of a send result).
+    /// Show a message by id: an offset message id (`offset_msg_id` of a send result), or — with
+    /// `--topic` — the client message id (`msg_id`, the UNIQ_KEY every RocketMQ client prints).
     ById {
-        /// Offset message id (32 hex characters for IPv4 brokers).
+        /// Offset message id, or a client message id when --topic is given.
         id: String,
+        /// Topic of the message; needed to look up a client message id (UNIQ_KEY).
+        #[arg(long, value_name = "TOPIC")]
+        topic: Option<String>,
     },
     /// Show the messages of a topic carrying this key (from the broker's index).
     ByKey {
@@ -140,7 +144,17 @@ async fn dispatch(admin: &AdminClient, args: &AdminArgs) -> anyhow::Result<ExitC
             queues,
             cluster,
             broker,
-        }) => topic_create(admin, json, topic, *queues, cluster.as_deref(), broker.as_deref()).await,
+        }) => {
+            topic_create(
+                admin,
+                json,
+                topic,
+                *queues,
+                cluster.as_deref(),
+                broker.as_deref(),
+            )
+            .await
+        }
         AdminCommand::Topic(TopicCommand::List) => topic_list(admin, json).await,
         AdminCommand::Topic(TopicCommand::Route { topic }) => topic_route(admin, json, topic).await,
         AdminCommand::Topic(TopicCommand::Stats { topic }) => topic_stats(admin, json, topic).await,
@@ -148,7 +162,9 @@ async fn dispatch(admin: &AdminClient, args: &AdminArgs) -> anyhow::Result<ExitC
         AdminCommand::Consumer(ConsumerCommand::Progress { group }) => {
             consumer_progress(admin, json, group).await
         }
-        AdminCommand::Message(MessageCommand::ById { id }) => message_by_id(admin, json, id).await,
+        AdminCommand::Message(MessageCommand::ById { id, topic }) => {
+            message_by_id(admin, json, id, topic.as_deref()).await
+        }
         AdminCommand::Message(MessageCommand::ByKey { topic, key }) => {
             message_by_key(admin, json, topic, key).await
         }
@@ -174,7 +190,10 @@ async fn topic_create(
     // Brokers re-register a new topic with the name servers right away, but asynchronously;
     // report success once clients can actually find the route.
     if !routable(admin, topic, queues).await {
-        tracing::warn!(topic, "created, but the name server does not list the route yet");
+        tracing::warn!(
+            topic,
+            "created, but the name server does not list the route yet"
+        );
     }
     if json {
         output::print_json_line(&serde_json::json!({
@@ -229,12 +248,19 @@ async fn topic_route(admin: &AdminClient, json: bool, topic: &str) -> anyhow::Re
     let route = admin
         .route(topic)
         .await
-        .with_context(|| format!("no route for topic {topic}"))?;
+        .with_context(|| format!("cannot get the route of topic {topic}"))?;
     if json {
         output::print_json_pretty(&route)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = Table::new(&["BROKER", "CLUSTER", "ADDRESS", "READ_QUEUES", "WRITE_QUEUES", "PERM"]);
+    let mut table = Table::new(&[
+        "BROKER",
+        "CLUSTER",
+        "ADDRESS",
+        "READ_QUEUES",
+        "WRITE_QUEUES",
+        "PERM",
+    ]);
     for queue in &route.queue_datas {
         let broker = route
             .broker_datas
@@ -281,7 +307,13 @@ async fn topic_stats(admin: &AdminClient, json: bool, topic: &str) -> anyhow::Re
         output::print_json_pretty(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = Table::new(&["BROKER", "QUEUE", "MIN_OFFSET", "MAX_OFFSET", "LAST_UPDATE_MS"]);
+    let mut table = Table::new(&[
+        "BROKER",
+        "QUEUE",
+        "MIN_OFFSET",
+        "MAX_OFFSET",
+        "LAST_UPDATE_MS",
+    ]);
     let mut total = 0i64;
     for q in &stats {
         total = total.saturating_add(q.max_offset.saturating_sub(q.min_offset));
@@ -315,7 +347,12 @@ async fn cluster_list(admin: &AdminClient, json: bool) -> anyhow::Result<ExitCod
                 continue;
             };
             for (id, addr) in &broker.broker_addrs {
-                table.row(vec![cluster.clone(), name.clone(), id.to_string(), addr.clone()]);
+                table.row(vec![
+                    cluster.clone(),
+                    name.clone(),
+                    id.to_string(),
+                    addr.clone(),
+                ]);
             }
         }
     }
@@ -350,7 +387,14 @@ async fn consumer_progress(
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = Table::new(&["TOPIC", "BROKER", "QUEUE", "BROKER_OFFSET", "CONSUMER_OFFSET", "LAG"]);
+    let mut table = Table::new(&[
+        "TOPIC",
+        "BROKER",
+        "QUEUE",
+        "BROKER_OFFSET",
+        "CONSUMER_OFFSET",
+        "LAG",
+    ]);
     for q in &progress {
         table.row(vec![
             q.queue.topic.clone(),
@@ -425,12 +469,21 @@ fn print_messages(json: bool, messages: &[MessageExt]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn message_by_id(admin: &AdminClient, json: bool, id: &str) -> anyhow::Result<ExitCode> {
-    let message = admin
-        .view_message(id)
+async fn message_by_id(
+    admin: &AdminClient,
+    json: bool,
+    id: &str,
+    topic: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let messages = admin
+        .find_message(id, topic)
         .await
         .with_context(|| format!("cannot find message {id}"))?;
-    print_messages(json, std::slice::from_ref(&message))?;
+    if messages.is_empty() {
+        eprintln!("no message with id {id}");
+        return Ok(ExitCode::FAILURE);
+    }
+    print_messages(json, &messages)?;
     Ok(ExitCode::SUCCESS)
 }
 

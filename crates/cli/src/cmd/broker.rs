@@ -134,7 +134,9 @@ pub fn effective_config(args: &BrokerArgs) -> anyhow::Result<BrokerConfig> {
 pub async fn run(args: BrokerArgs) -> anyhow::Result<ExitCode> {
     let config = effective_config(&args)?;
     if config.namesrv_addrs.is_empty() {
-        tracing::warn!("no name server given (--namesrv); clients cannot find this broker by topic");
+        tracing::warn!(
+            "no name server given (--namesrv); clients cannot find this broker by topic"
+        );
     }
     tracing::info!(?config, "starting broker");
     let shutdown = CancellationToken::new();

@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use saturn_client::{
-    ConsumeFrom, ConsumeResult, MessageExt, MessageListener, MessageModel,
-    PushConsumer, PushConsumerConfig,
+    ConsumeFrom, ConsumeResult, MessageExt, MessageListener, MessageModel, PushConsumer,
+    PushConsumerConfig,
 };
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -130,7 +130,9 @@ impl MessageListener for Forwarder {
         // handed back for redelivery, so no acknowledged message goes unprinted.
         let taken = self
             .budget
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(wanted))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(wanted)
+            })
             .is_ok();
         if !taken {
             return ConsumeResult::RetryLater;
@@ -168,6 +170,7 @@ enum Stop {
     CountReached,
     IdleTimeout,
     Signal,
+    OutputClosed,
 }
 
 /// Consumes until --count messages arrived, the idle timeout passed, or SIGINT/SIGTERM.
@@ -180,8 +183,12 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
         tx,
         budget: AtomicU64::new(args.count.unwrap_or(u64::MAX)),
     });
-    let mut config =
-        PushConsumerConfig::new(&args.namesrv, args.group.clone(), &args.topic, &args.tag_expr);
+    let mut config = PushConsumerConfig::new(
+        &args.namesrv,
+        args.group.clone(),
+        &args.topic,
+        &args.tag_expr,
+    );
     config.offset_dir = args.offset_dir.clone();
     // One message per listener call, one call at a time: messages print in queue order, and
     // at most one message can arrive past --count before the consumer stops.
@@ -215,7 +222,7 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
                     received += 1;
                     if let Err(e) = print_message(args.json, &m) {
                         printing = Err(e);
-                        break Stop::Signal;
+                        break Stop::OutputClosed;
                     }
                 }
                 Ok(None) | Err(_) => break Stop::IdleTimeout,

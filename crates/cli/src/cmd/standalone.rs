@@ -89,12 +89,7 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<ExitCode> {
     super::cancel_on_signal(shutdown.clone());
     let namesrv = NameServer::start(namesrv_config.clone(), namesrv_shutdown.clone())
         .await
-        .with_context(|| {
-            format!(
-                "cannot start the name server on {}",
-                namesrv_config.listen
-            )
-        })?;
+        .with_context(|| format!("cannot start the name server on {}", namesrv_config.listen))?;
     let namesrv_addr = reachable(namesrv.local_addr());
     broker_config.namesrv_addrs = vec![namesrv_addr.to_string()];
     broker_config
@@ -109,9 +104,8 @@ pub async fn run(args: StandaloneArgs) -> anyhow::Result<ExitCode> {
             if let Err(join_error) = namesrv.join().await {
                 tracing::warn!(error = %join_error, "name server stopped with an error");
             }
-            return Err(e).with_context(|| {
-                format!("cannot start the broker on {}", broker_config.listen)
-            });
+            return Err(e)
+                .with_context(|| format!("cannot start the broker on {}", broker_config.listen));
         }
     };
     let broker_addr = broker.local_addr();

@@ -74,7 +74,9 @@ impl Standalone {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
                 Ok(line) => line,
-                Err(e) => panic!("no ready line from saturn standalone within {START_DEADLINE:?}: {e}"),
+                Err(e) => {
+                    panic!("no ready line from saturn standalone within {START_DEADLINE:?}: {e}")
+                }
             };
             if !line.starts_with("saturn standalone ready") {
                 continue;

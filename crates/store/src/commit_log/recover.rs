@@ -212,10 +212,17 @@ fn scan(segments: &[Segment], start_idx: usize, seg_len: usize) -> (u64, i64) {
                     break;
                 }
                 Slot::End(reason) => {
-                    if off > 0 || rest.iter().take(64).any(|b| *b != 0) {
+                    // The normal end of the log is the zero-filled rest of a segment; only bytes
+                    // that are not zero there mean a torn or corrupt record was cut.
+                    if rest.iter().take(64).any(|b| *b != 0) {
                         tracing::warn!(
                             segment = %seg.file.path().display(), offset = off, reason,
                             "commit log ends here; cutting the rest"
+                        );
+                    } else {
+                        tracing::debug!(
+                            segment = %seg.file.path().display(), offset = off,
+                            "commit log ends at zero-filled space"
                         );
                     }
                     return (end, last_ts);
