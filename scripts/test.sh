@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# The project's test command (README): unit, property, crash and integration tests of every crate.
+# The project's test command (README): unit, property, crash and end-to-end tests of every crate,
+# then the compatibility suite (real RocketMQ clients from ../shared/compat against
+# `saturn standalone`, tests/compat/run.sh). SATURN_SKIP_COMPAT=1 skips the latter for a quick
+# local run; CI always runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --all-targets
+if [ "${SATURN_SKIP_COMPAT:-0}" != 1 ]; then
+  bash tests/compat/run.sh
+fi
