@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -88,17 +88,20 @@ pub struct RunState {
     measure_start: OnceLock<Instant>,
     /// The `--count` budget of the measured phase.
     pub budget: Budget,
+    /// Length of the measured phase, if bounded by time.
+    run_for: Option<Duration>,
     base_instant: Instant,
     base_wall_us: u64,
 }
 
 impl RunState {
-    /// A run with the given message budget.
-    pub fn new(count: Option<u64>) -> Self {
+    /// A run with the given message budget and measured-phase length.
+    pub fn new(count: Option<u64>, run_for: Option<Duration>) -> Self {
         Self {
             stop: Arc::default(),
             measure_start: OnceLock::new(),
             budget: Budget::new(count),
+            run_for,
             base_instant: Instant::now(),
             base_wall_us: wall_now_us(),
         }
@@ -117,6 +120,32 @@ impl RunState {
     /// Whether the warm-up is over.
     pub fn measuring(&self) -> bool {
         self.measure_start.get().is_some()
+    }
+
+    /// Whether `t` is at or after the end of a time-bounded measured phase: a paced producer
+    /// sends nothing scheduled from then on, so a paced run sends exactly rate × duration.
+    pub fn past_end(&self, t: Instant) -> bool {
+        match (self.measure_start(), self.run_for) {
+            (Some(s), Some(d)) => t >= s + d,
+            _ => false,
+        }
+    }
+
+    /// Whether a producer should stop now. Unpaced producers stop on the signal; paced ones
+    /// ignore the signal raised at the end of a timed run (their schedule, see
+    /// [`RunState::past_end`], says when to stop, so a producer behind schedule still sends what
+    /// was due) and obey only an early one (Ctrl-C).
+    pub fn should_stop(&self, paced: bool) -> bool {
+        if !self.stop.is_stopped() {
+            return false;
+        }
+        if !paced {
+            return true;
+        }
+        match (self.stop.stopped_at(), self.measure_start(), self.run_for) {
+            (Some(at), Some(s), Some(d)) => at < s + d,
+            _ => true,
+        }
     }
 
     /// Messages to send next: `want` during the warm-up, else what the budget grants.
@@ -150,7 +179,6 @@ pub fn wall_now_us() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn budget_grants_exactly_count() {
@@ -164,7 +192,7 @@ mod tests {
 
     #[test]
     fn warmup_is_not_charged() {
-        let run = RunState::new(Some(1));
+        let run = RunState::new(Some(1), None);
         assert_eq!(run.claim(5), 5);
         run.begin_measuring();
         assert_eq!(run.claim(5), 1);
@@ -172,8 +200,28 @@ mod tests {
     }
 
     #[test]
+    fn end_of_a_timed_run() {
+        let run = RunState::new(None, Some(Duration::from_secs(2)));
+        let now = Instant::now();
+        assert!(
+            !run.past_end(now + Duration::from_secs(5)),
+            "not measuring yet"
+        );
+        let start = run.begin_measuring();
+        assert!(!run.past_end(start + Duration::from_millis(1999)));
+        assert!(run.past_end(start + Duration::from_secs(2)));
+        assert!(!RunState::new(Some(5), None).past_end(now + Duration::from_secs(1_000)));
+        // Stopped at the end: paced producers finish their schedule, unpaced ones stop.
+        assert!(!run.should_stop(true) && !run.should_stop(false));
+        run.stop.stop();
+        assert!(run.should_stop(false));
+        let early = run.stop.stopped_at().unwrap() < start + Duration::from_secs(2);
+        assert_eq!(run.should_stop(true), early);
+    }
+
+    #[test]
     fn wall_clock_follows_instants() {
-        let run = RunState::new(None);
+        let run = RunState::new(None, None);
         let now = Instant::now();
         let later = now + Duration::from_millis(250);
         let d = run.wall_us(later) - run.wall_us(now);

@@ -72,7 +72,7 @@ pub async fn execute(kind: BenchKind) -> Result<Summary, BenchError> {
         BenchKind::Consume(_) => None,
         other => other.common().count,
     };
-    let run = Arc::new(RunState::new(budget));
+    let run = Arc::new(RunState::new(budget, kind.common().run_for()));
     let stop = Arc::clone(&run.stop);
     let interrupt = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

@@ -26,7 +26,7 @@ use tracing::{debug, warn};
 use crate::args::{CommonArgs, ProduceArgs, SendArgs, SendMode, PRODUCER_GROUP};
 use crate::control::RunState;
 use crate::error::BenchError;
-use crate::pacing::Pacer;
+use crate::pacing::{self, Pacer};
 use crate::report::{Monitor, Summary};
 use crate::setup::{self, TopicNeed};
 use crate::stats::{Recorder, Shard};
@@ -213,16 +213,20 @@ async fn send_loop(
     let run = Arc::clone(&plan.run);
     let mut inflight: JoinSet<()> = JoinSet::new();
     loop {
-        if run.stop.is_stopped() {
+        if run.should_stop(pacer.is_paced()) {
             break;
         }
-        let scheduled = if pacer.is_paced() {
-            tokio::select! {
+        // The end of a timed run is checked against the schedule, not the wake-up time, so a
+        // paced run sends exactly rate × duration.
+        let scheduled = match pacer.next_deadline() {
+            Some(deadline) if run.past_end(deadline) => break,
+            // A deadline still ahead is before the end, so a stop meanwhile is an early one.
+            Some(deadline) => tokio::select! {
+                biased;
+                t = pacing::wait_for(deadline) => t,
                 () = run.stop.stopped() => break,
-                t = pacer.wait() => t,
-            }
-        } else {
-            Instant::now()
+            },
+            None => Instant::now(),
         };
         let n = run.claim(plan.batch);
         if n == 0 {

@@ -83,7 +83,8 @@ impl Monitor {
     pub fn begin(&mut self) -> Instant {
         self.t0 = Instant::now();
         if self.warmup.is_zero() {
-            self.run.begin_measuring();
+            // The same instant, so the pacers' first deadline is inside the measured phase.
+            self.t0 = self.run.begin_measuring();
         }
         self.t0
     }
@@ -340,7 +341,7 @@ impl Summary {
             opts.push_str(&format!(", size {size} B"));
         }
         if let (Some(p), Some(mode), Some(batch)) = (self.producers, self.mode, self.batch) {
-            opts.push_str(&format!(", {p} producers {mode:?} batch {batch}").to_lowercase());
+            opts.push_str(&format!(", producers {p}, {mode:?}, batch {batch}").to_lowercase());
         }
         if let Some(k) = self.inflight {
             opts.push_str(&format!(" inflight {k}"));
@@ -351,7 +352,7 @@ impl Summary {
             None => {}
         }
         if let (Some(c), Some(g)) = (self.consumers, &self.group) {
-            opts.push_str(&format!(", {c} consumers in {g}"));
+            opts.push_str(&format!(", consumers {c} in group {g}"));
         }
         s.push_str(&opts);
         s.push('\n');

@@ -38,6 +38,9 @@ enum Command {
     Consume(cmd::consume::ConsumeArgs),
     /// Administer topics, clusters, consumer groups and messages.
     Admin(cmd::admin::AdminArgs),
+    /// Load generator: produce, consume or end-to-end throughput and latency against any
+    /// RocketMQ remoting broker.
+    Bench(saturn_bench::BenchArgs),
 }
 
 impl Command {
@@ -46,7 +49,9 @@ impl Command {
     fn default_log_level(&self) -> &'static str {
         match self {
             Command::Standalone(_) | Command::Namesrv(_) | Command::Broker(_) => "info",
-            Command::Produce(_) | Command::Consume(_) | Command::Admin(_) => "warn",
+            Command::Produce(_) | Command::Consume(_) | Command::Admin(_) | Command::Bench(_) => {
+                "warn"
+            }
         }
     }
 }
@@ -72,6 +77,10 @@ fn main() -> ExitCode {
             Command::Produce(args) => cmd::produce::run(args).await,
             Command::Consume(args) => cmd::consume::run(args).await,
             Command::Admin(args) => cmd::admin::run(args).await,
+            Command::Bench(args) => saturn_bench::run(args)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(anyhow::Error::from),
         }
     });
     // Background tasks of the client library may still be parked on timers; do not wait for

@@ -30,6 +30,7 @@ pub mod retention;
 pub mod store;
 
 pub use commit_log::append::Appended;
+pub use commit_log::recover::TailCleanup;
 pub use config::{FlushMode, StoreConfig};
 pub use consume_queue::Unit;
 pub use disk::{Disk, OsDisk};
@@ -40,7 +41,7 @@ pub use query::{
     QueueStats,
 };
 pub use retention::RetentionReport;
-pub use store::{AppendResult, MessageStore};
+pub use store::{AppendResult, MessageStore, RecoveryReport};
 
 #[cfg(test)]
 mod test_util;

@@ -13,6 +13,7 @@ use saturn_protocol::message::record::MessageToStore;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::commit_log::append::{self, AppendContext, AppendFailure, Appended};
+use crate::commit_log::recover::TailCleanup;
 use crate::commit_log::{recover, CommitLog, Tail};
 use crate::config::{FlushMode, StoreConfig};
 use crate::consume_queue::dispatch::{DispatchRequest, Dispatcher};
@@ -51,8 +52,23 @@ pub(crate) struct Inner {
     pub(crate) disk_full: AtomicBool,
     pub(crate) closed: AtomicBool,
     pub(crate) delay_levels_ms: Vec<i64>,
+    /// What the last open found and did.
+    pub(crate) recovery: RecoveryReport,
     /// Held (flock) from open to close.
     lock: Mutex<Option<File>>,
+}
+
+/// What opening the store found and did (for logs, metrics and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The previous run closed the store cleanly (no `abort` marker).
+    pub clean_shutdown: bool,
+    /// Where validation of the commit log started.
+    pub scan_start: u64,
+    /// End of the valid commit log.
+    pub log_end: u64,
+    /// How the space after the end was zeroed (`None` for an empty log).
+    pub tail_cleanup: Option<TailCleanup>,
 }
 
 /// Stop signal for the maintenance thread.
@@ -122,6 +138,11 @@ impl MessageStore {
     /// The configuration in force.
     pub fn config(&self) -> &StoreConfig {
         &self.inner.config
+    }
+
+    /// What opening the store found and did.
+    pub fn recovery_report(&self) -> RecoveryReport {
+        self.inner.recovery
     }
 
     /// Appends one message. In sync mode returns only once it is durable.
@@ -341,6 +362,12 @@ impl Inner {
         )?;
         let log = opened.log;
         let end = log.written();
+        let recovery = RecoveryReport {
+            clean_shutdown: clean,
+            scan_start: opened.scan_start,
+            log_end: end,
+            tail_cleanup: opened.tail_cleanup,
+        };
         let cq_target = cp.consume_queue_phys.min(end);
         let idx_target = cp.index_phys.min(end);
         let queues =
@@ -378,6 +405,7 @@ impl Inner {
             delay_levels_ms,
             log,
             config,
+            recovery,
             lock: Mutex::new(Some(lock)),
         };
         inner.replay(cq_target, idx_target, end)?;

@@ -1,6 +1,7 @@
 //! The write path. Runs entirely under the store's append lock: reserve every file the append
-//! will need (so nothing can fail half-way for lack of space), encode the records straight into
-//! the mapped segment, publish them, then dispatch them to the consume queues and the index.
+//! will need (so nothing can fail half-way for lack of space), extend the segment's write lease
+//! if the records would cross it (see [`super::lease`]), encode the records straight into the
+//! mapped segment, publish them, then dispatch them to the consume queues and the index.
 
 use saturn_protocol::message::record::{
     encode_into, encoded_len, write_blank_marker, MessageToStore,
@@ -178,6 +179,10 @@ fn write_records(
     let store_ts = now_ms.max(tail.last_store_timestamp);
     ensure_space(ctx, tail, total)?;
     let writer = tail.writer.as_mut().ok_or(StoreError::Closed)?;
+    // Room for the end-of-segment marker that may follow these records is covered too.
+    let needed_end = (writer.staged_end() + total + MIN_BLANK) as u64;
+    tail.lease
+        .cover(tail.writer_start, needed_end, ctx.log.segment_size)?;
     let mut phys = tail.writer_start + writer.staged_end() as u64;
     let mut out = Vec::with_capacity(msgs.len());
     for ((m, len), qoff) in msgs.iter().zip(&lens).zip(&offsets) {
@@ -221,9 +226,16 @@ fn ensure_space(ctx: &AppendContext<'_>, tail: &mut Tail, len: usize) -> StoreRe
     if writer.remaining() >= len + MIN_BLANK {
         return Ok(());
     }
+    let remaining = writer.remaining();
+    if remaining > 0 {
+        // The marker's bytes must lie inside the lease: normally the last append covered them
+        // already, but not after a recovery that found no usable lease for this segment. Done
+        // before creating the next segment so a failure leaves nothing half done.
+        let marker_end = (writer.staged_end() + MIN_BLANK.min(remaining)) as u64;
+        tail.lease.cover(tail.writer_start, marker_end, seg_size)?;
+    }
     let next_start = tail.writer_start + seg_size;
     let new_writer = ctx.log.create_segment(ctx.disk, next_start)?;
-    let remaining = writer.remaining();
     let marker_len = i32::try_from(remaining).unwrap_or(i32::MAX);
     // A segment completed earlier (e.g. found so by recovery) already carries its marker.
     if remaining > 0 {

@@ -5,9 +5,12 @@
 //! MAGIC = `0xCBD43194`), and at least 8 bytes are always left for it.
 //!
 //! Submodules: [`append`] (the write path under the append lock), [`read`] (zero-copy reads),
-//! [`recover`] (open: validate the tail, truncate a torn record, replay for the dispatcher).
+//! [`recover`] (open: validate the tail, truncate a torn record, replay for the dispatcher),
+//! [`lease`] (the durable bound on where the last segment may hold non-zero bytes, which keeps
+//! recovery's zeroing of the cut-off tail short).
 
 pub mod append;
+pub mod lease;
 pub mod read;
 pub mod recover;
 
@@ -18,6 +21,7 @@ use std::sync::{Arc, RwLock};
 use crate::disk::{self, Disk};
 use crate::error::{StoreError, StoreResult};
 use crate::mapped_file::{FileWriter, MappedFile};
+use lease::LeaseFile;
 
 /// One segment file.
 #[derive(Debug, Clone)]
@@ -37,6 +41,8 @@ pub struct Tail {
     pub(crate) writer_start: u64,
     /// Store time of the last record, so store times never go backwards.
     pub(crate) last_store_timestamp: i64,
+    /// The write lease of the writer's segment: extended before bytes past it are staged.
+    pub(crate) lease: LeaseFile,
 }
 
 /// The commit log.

@@ -1,6 +1,9 @@
 //! Opening the commit log: map the segments, validate records from the checkpointed segment on,
-//! cut the log at the first invalid record (zeroing the rest of that segment and deleting later
-//! segments), and replay a range of records for the dispatcher.
+//! cut the log at the first invalid record (zeroing what may follow it in that segment and
+//! deleting later segments), and replay a range of records for the dispatcher.
+//!
+//! The zeroing after the cut covers `[end, lease end)` when the lease file records a lease for the
+//! last segment, and `[end, segment end)` otherwise; [`super::lease`] explains why that is enough.
 
 use std::fs;
 use std::path::Path;
@@ -12,6 +15,7 @@ use saturn_protocol::message::record::{
     END_FILE_MIN_BLANK_LENGTH,
 };
 
+use super::lease::{self, Lease, LeaseFile};
 use super::{CommitLog, Segment, Tail};
 use crate::disk;
 use crate::error::{StoreError, StoreResult};
@@ -82,6 +86,25 @@ pub struct Opened {
     pub tail: Tail,
     /// Where validation started (everything before is trusted as flushed earlier).
     pub scan_start: u64,
+    /// How the space after the valid end was cleaned (`None` for an empty log).
+    pub tail_cleanup: Option<TailCleanup>,
+}
+
+/// How recovery zeroed the space after the end of the valid log in the last segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TailCleanup {
+    /// Start of the last segment.
+    pub segment_start: u64,
+    /// Physical offset where the valid log ends; cleaning started there.
+    pub from: u64,
+    /// Physical offset where cleaning stopped: the lease end, or the segment end.
+    pub to: u64,
+    /// The lease that bounded the cleaning; `None` means the full check to the segment end.
+    pub lease: Option<Lease>,
+    /// Bytes read and compared (ranges the file system reports as holes are skipped).
+    pub scanned: u64,
+    /// Bytes rewritten with zeros.
+    pub zeroed: u64,
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> StoreError {
@@ -151,11 +174,14 @@ pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened
                 .map_err(|e| StoreError::io("delete segment", s.file.path(), e))?;
         }
     }
+    let (lease_file, recorded) = LeaseFile::open(&lease::path(dir))?;
     let mut tail = Tail {
         writer: None,
         writer_start: end,
         last_store_timestamp: last_ts,
+        lease: lease_file,
     };
+    let mut tail_cleanup = None;
     if let Some(last) = segments.last_mut() {
         let published = usize::try_from(end.saturating_sub(last.start))
             .unwrap_or(seg_len)
@@ -168,7 +194,26 @@ pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened
             .file
             .writer()
             .ok_or_else(|| corrupt(&path, "segment writer already taken"))?;
-        writer.zero_unpublished();
+        let lease = usable_lease(recorded, last.start, published as u64);
+        let limit = lease.map_or(seg_len, |l| {
+            usize::try_from(l.end).map_or(seg_len, |e| e.min(seg_len))
+        });
+        let zero = writer
+            .zero_unpublished(&file, limit)
+            .map_err(|e| StoreError::io("zero the end of the commit log", &path, e))?;
+        if let Some(l) = lease {
+            tail.lease.adopt(l);
+        }
+        let cleanup = TailCleanup {
+            segment_start: last.start,
+            from: last.start + published as u64,
+            to: last.start + limit.max(published) as u64,
+            lease,
+            scanned: zero.scanned,
+            zeroed: zero.zeroed,
+        };
+        tracing::debug!(?cleanup, "commit-log tail cleaned");
+        tail_cleanup = Some(cleanup);
         tail.writer_start = last.start;
         tail.writer = Some(writer);
     }
@@ -186,7 +231,24 @@ pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened
         log,
         tail,
         scan_start,
+        tail_cleanup,
     })
+}
+
+/// The recorded lease if it bounds the segment starting at `segment_start`, whose valid data
+/// ends at `published`. A lease ending below valid data breaks the invariant (someone wrote past
+/// it, e.g. a binary unaware of leases): it is not trusted.
+fn usable_lease(recorded: Option<Lease>, segment_start: u64, published: u64) -> Option<Lease> {
+    let l = recorded.filter(|l| l.segment_start == segment_start)?;
+    if l.end < published {
+        tracing::warn!(
+            lease_end = l.end,
+            valid_end = published,
+            "commit-log lease ends before the valid data; full tail check"
+        );
+        return None;
+    }
+    Some(l)
 }
 
 /// Validates records from segment `start_idx` on; returns the end of the valid log and the store

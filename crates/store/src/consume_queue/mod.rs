@@ -228,6 +228,7 @@ impl ConsumeQueue {
         let file_bytes = self.file_bytes();
         let mut installed = Vec::with_capacity(files.len());
         let n = files.len();
+        let mut last_file = None;
         for (i, f) in files.into_iter().enumerate() {
             let published = if i + 1 == n {
                 count as usize * UNIT_SIZE
@@ -239,10 +240,15 @@ impl ConsumeQueue {
             let m = MappedFile::map(f.path(), &file, file_bytes, published)
                 .map_err(|e| StoreError::io("map cq", f.path(), e))?;
             installed.push(m);
+            last_file = Some(file);
         }
         let mut writer = installed.last().and_then(|f| f.writer());
-        if let Some(w) = writer.as_mut() {
-            w.zero_unpublished();
+        // Stale units after the valid prefix must go for the same reason as a commit-log tail
+        // (see `commit_log::lease`). Files are small (6 MB by default), so no lease: the check
+        // skips never-written ranges and compares the rest with memcmp.
+        if let (Some(w), Some(file)) = (writer.as_mut(), last_file.as_ref()) {
+            w.zero_unpublished(file, file_bytes)
+                .map_err(|e| StoreError::io("zero the end of a cq file", w.file().path(), e))?;
         }
         self.min_offset.store(first_unit as i64, Ordering::Release);
         self.max_offset

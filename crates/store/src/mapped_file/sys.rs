@@ -60,3 +60,51 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// The parts of `[from, to)` of `file` that may hold data, as `lseek(SEEK_DATA / SEEK_HOLE)`
+/// reports them. Everything else is a hole or an unwritten (preallocated, never written back)
+/// extent with no written page in the page cache: it reads as zeros, so a scan for non-zero bytes
+/// can skip it without faulting it in. A file system without support answers "all data" (the
+/// kernel's generic fallback) or `EINVAL`; both give `[from, to)` whole, which is merely slower.
+///
+/// # Errors
+/// `lseek` failed for another reason.
+pub fn data_regions(file: &File, from: u64, to: u64) -> io::Result<Vec<(u64, u64)>> {
+    let mut regions = Vec::new();
+    let mut pos = from;
+    while pos < to {
+        let data = match seek(file, pos, libc::SEEK_DATA) {
+            Ok(d) => d,
+            // Nothing but holes from `pos` to the end of the file.
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                regions.push((pos, to));
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        if data >= to {
+            break;
+        }
+        let hole = match seek(file, data, libc::SEEK_HOLE) {
+            Ok(h) => h.min(to),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => to,
+            Err(e) => return Err(e),
+        };
+        // The kernel always answers a hole after `data`; never loop on a bogus answer.
+        let hole = if hole > data { hole } else { to };
+        regions.push((data.max(pos), hole));
+        pos = hole;
+    }
+    Ok(regions)
+}
+
+fn seek(file: &File, offset: u64, whence: libc::c_int) -> io::Result<u64> {
+    let offset = libc::off_t::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?;
+    // SAFETY: plain syscall on a file descriptor we own for the duration of the call; no memory
+    // is passed to the kernel. Moving the descriptor's position is harmless: the store reads and
+    // writes these files through mappings, never through the position.
+    let rc = unsafe { libc::lseek(file.as_raw_fd(), offset, whence) };
+    u64::try_from(rc).map_err(|_| io::Error::last_os_error())
+}
