@@ -16,7 +16,10 @@ pub const STAMP_LEN: usize = 16;
 
 /// The driver's command line.
 #[derive(Debug, Parser)]
-#[command(name = "peer-driver", about = "Load driver for NATS JetStream and Redis Streams, shaped like `saturn bench`")]
+#[command(
+    name = "peer-driver",
+    about = "Load driver for NATS JetStream and Redis Streams, shaped like `saturn bench`"
+)]
 pub struct Cli {
     /// Which workload.
     #[command(subcommand)]

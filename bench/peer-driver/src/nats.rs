@@ -120,7 +120,12 @@ impl PeerSystem for Nats {
         Ok(())
     }
 
-    async fn ensure_group(&self, topic: &str, group: &str, start: StartAt) -> Result<(), DriverError> {
+    async fn ensure_group(
+        &self,
+        topic: &str,
+        group: &str,
+        start: StartAt,
+    ) -> Result<(), DriverError> {
         let js = self.context().await?;
         let stream = js
             .get_stream(topic)
@@ -151,7 +156,13 @@ impl PeerSystem for Nats {
         })
     }
 
-    async fn receiver(&self, topic: &str, group: &str, _index: usize, fetch: usize) -> Result<NatsReceiver, DriverError> {
+    async fn receiver(
+        &self,
+        topic: &str,
+        group: &str,
+        _index: usize,
+        fetch: usize,
+    ) -> Result<NatsReceiver, DriverError> {
         let js = self.context().await?;
         let stream = js
             .get_stream(topic)

@@ -52,8 +52,14 @@ mod tests {
         let a = Schedule::new(t0, 1000.0, 4, 0);
         let b = Schedule::new(t0, 1000.0, 4, 1);
         assert_eq!(a.deadline(0), Some(t0));
-        assert_eq!(a.deadline(10).map(|d| d - t0), Some(Duration::from_millis(40)));
-        assert_eq!(b.deadline(0).map(|d| d - t0), Some(Duration::from_millis(1)));
+        assert_eq!(
+            a.deadline(10).map(|d| d - t0),
+            Some(Duration::from_millis(40))
+        );
+        assert_eq!(
+            b.deadline(0).map(|d| d - t0),
+            Some(Duration::from_millis(1))
+        );
         assert!(Schedule::new(t0, 0.0, 4, 0).deadline(3).is_none());
     }
 }

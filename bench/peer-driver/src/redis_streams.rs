@@ -28,7 +28,8 @@ impl RedisStreams {
     /// A peer at the URL of `opts`.
     pub fn new(opts: &Opts) -> Result<Self, DriverError> {
         let url = opts.url();
-        let client = Client::open(url.as_str()).map_err(|e| DriverError::peer(format!("redis url {url}"), e))?;
+        let client = Client::open(url.as_str())
+            .map_err(|e| DriverError::peer(format!("redis url {url}"), e))?;
         Ok(Self { client })
     }
 
@@ -116,7 +117,9 @@ fn parse_read_reply(reply: Value, out: &mut Vec<Delivery>) -> Result<(), DriverE
             let Value::Array(mut fields) = entry else {
                 return Err(bad("entry is not an array"));
             };
-            let (Some(Value::Array(kv)), Some(Value::BulkString(id))) = (fields.pop(), fields.pop()) else {
+            let (Some(Value::Array(kv)), Some(Value::BulkString(id))) =
+                (fields.pop(), fields.pop())
+            else {
                 return Err(bad("entry is not [id, fields]"));
             };
             let Some(Value::BulkString(body)) = kv.into_iter().nth(1) else {
@@ -134,7 +137,10 @@ fn parse_read_reply(reply: Value, out: &mut Vec<Delivery>) -> Result<(), DriverE
 /// The milliseconds part of a stream id `ms-seq` (0 if malformed).
 fn id_millis(id: &[u8]) -> u64 {
     let ms = id.split(|&b| b == b'-').next().unwrap_or_default();
-    std::str::from_utf8(ms).ok().and_then(|s| s.parse().ok()).unwrap_or(0)
+    std::str::from_utf8(ms)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 impl PeerSystem for RedisStreams {
@@ -150,7 +156,12 @@ impl PeerSystem for RedisStreams {
         Ok(())
     }
 
-    async fn ensure_group(&self, topic: &str, group: &str, start: StartAt) -> Result<(), DriverError> {
+    async fn ensure_group(
+        &self,
+        topic: &str,
+        group: &str,
+        start: StartAt,
+    ) -> Result<(), DriverError> {
         let mut conn = self.connect().await?;
         let exists: i64 = redis::cmd("EXISTS")
             .arg(topic)
@@ -158,7 +169,10 @@ impl PeerSystem for RedisStreams {
             .await
             .map_err(|e| DriverError::peer("EXISTS", e))?;
         if exists == 0 && start == StartAt::First {
-            return Err(DriverError::peer(format!("stream {topic}"), "does not exist (produce a backlog first)"));
+            return Err(DriverError::peer(
+                format!("stream {topic}"),
+                "does not exist (produce a backlog first)",
+            ));
         }
         let created: Result<Value, _> = redis::cmd("XGROUP")
             .arg("CREATE")
@@ -175,7 +189,10 @@ impl PeerSystem for RedisStreams {
             Ok(_) => Ok(()),
             // The group exists already: reuse it, as a RocketMQ group would.
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
-            Err(e) => Err(DriverError::peer(format!("XGROUP CREATE {topic} {group}"), e)),
+            Err(e) => Err(DriverError::peer(
+                format!("XGROUP CREATE {topic} {group}"),
+                e,
+            )),
         }
     }
 
@@ -186,7 +203,13 @@ impl PeerSystem for RedisStreams {
         })
     }
 
-    async fn receiver(&self, topic: &str, group: &str, index: usize, fetch: usize) -> Result<RedisReceiver, DriverError> {
+    async fn receiver(
+        &self,
+        topic: &str,
+        group: &str,
+        index: usize,
+        fetch: usize,
+    ) -> Result<RedisReceiver, DriverError> {
         Ok(RedisReceiver {
             conn: self.connect().await?,
             key: topic.to_owned(),
@@ -210,8 +233,14 @@ mod tests {
         let reply = Value::Array(vec![Value::Array(vec![
             bulk(b"T"),
             Value::Array(vec![
-                Value::Array(vec![bulk(b"1700000000123-0"), Value::Array(vec![bulk(b"d"), bulk(b"abc")])]),
-                Value::Array(vec![bulk(b"1700000000124-5"), Value::Array(vec![bulk(b"d"), bulk(b"")])]),
+                Value::Array(vec![
+                    bulk(b"1700000000123-0"),
+                    Value::Array(vec![bulk(b"d"), bulk(b"abc")]),
+                ]),
+                Value::Array(vec![
+                    bulk(b"1700000000124-5"),
+                    Value::Array(vec![bulk(b"d"), bulk(b"")]),
+                ]),
             ]),
         ])]);
         let mut out = Vec::new();

@@ -49,7 +49,8 @@ impl Tally {
     /// One message of `bytes` body bytes with its latency.
     pub fn record(&mut self, latency_us: u64, bytes: usize) {
         // saturating_record clamps to the histogram's range instead of failing.
-        self.latency.saturating_record(latency_us.clamp(1, MAX_LATENCY_US));
+        self.latency
+            .saturating_record(latency_us.clamp(1, MAX_LATENCY_US));
         self.messages += 1;
         self.bytes = self.bytes.saturating_add(bytes as u64);
     }
@@ -79,7 +80,13 @@ impl Tally {
     /// The percentiles object of the JSON summary (µs).
     pub fn percentiles(&self) -> Value {
         let h = &self.latency;
-        let q = |p: f64| if h.is_empty() { 0 } else { h.value_at_quantile(p) };
+        let q = |p: f64| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(p)
+            }
+        };
         json!({
             "p50": q(0.50),
             "p90": q(0.90),
@@ -109,8 +116,14 @@ impl Summary {
         fields.insert("messages".into(), json!(total.messages));
         fields.insert("errors".into(), json!(total.errors));
         fields.insert("seconds".into(), json!(round(seconds, 3)));
-        fields.insert("msgs_per_sec".into(), json!(round(per_sec(total.messages as f64), 1)));
-        fields.insert("mb_per_sec".into(), json!(round(per_sec(total.bytes as f64) / MB, 3)));
+        fields.insert(
+            "msgs_per_sec".into(),
+            json!(round(per_sec(total.messages as f64), 1)),
+        );
+        fields.insert(
+            "mb_per_sec".into(),
+            json!(round(per_sec(total.bytes as f64) / MB, 3)),
+        );
         fields.insert("bytes".into(), json!(total.bytes));
         fields.insert("latency".into(), json!(latency));
         fields.insert("latency_us".into(), total.percentiles());
@@ -172,9 +185,14 @@ pub fn wall_now_us() -> u64 {
 /// Prints `[  12.0s] label N msg/s` to stderr once a second from a shared counter, until
 /// the returned handle is aborted. The counter is only read here, so workers pay one relaxed
 /// atomic add per message.
-pub fn spawn_live(label: &'static str, counter: Arc<AtomicU64>, t0: Instant) -> tokio::task::JoinHandle<()> {
+pub fn spawn_live(
+    label: &'static str,
+    counter: Arc<AtomicU64>,
+    t0: Instant,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval_at(t0 + Duration::from_secs(1), Duration::from_secs(1));
+        let mut tick =
+            tokio::time::interval_at(t0 + Duration::from_secs(1), Duration::from_secs(1));
         let mut last = 0u64;
         loop {
             let now = tick.tick().await;

@@ -72,7 +72,8 @@ pub trait PeerSystem: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), DriverError>> + Send;
 
     /// A publisher to `topic`.
-    fn publisher(&self, topic: &str) -> impl Future<Output = Result<Self::Pub, DriverError>> + Send;
+    fn publisher(&self, topic: &str)
+        -> impl Future<Output = Result<Self::Pub, DriverError>> + Send;
 
     /// Receiver number `index` of `group` on `topic`, asking for `fetch` messages at a time.
     fn receiver(

@@ -79,7 +79,8 @@ impl Window {
 
     /// `t` as wall-clock µs since the epoch.
     fn wall_us(&self, t: Instant) -> u64 {
-        let since = u64::try_from(t.saturating_duration_since(self.t0).as_micros()).unwrap_or(u64::MAX);
+        let since =
+            u64::try_from(t.saturating_duration_since(self.t0).as_micros()).unwrap_or(u64::MAX);
         self.wall_t0_us.saturating_add(since)
     }
 }
@@ -217,7 +218,10 @@ async fn publish_loop<P: Publisher>(
 }
 
 /// Connects `--producers` publishers (before the clock starts).
-async fn connect_publishers<S: PeerSystem>(system: &S, opts: &Opts) -> Result<Vec<S::Pub>, DriverError> {
+async fn connect_publishers<S: PeerSystem>(
+    system: &S,
+    opts: &Opts,
+) -> Result<Vec<S::Pub>, DriverError> {
     let mut publishers = Vec::with_capacity(opts.producers);
     for _ in 0..opts.producers {
         publishers.push(system.publisher(&opts.topic).await?);
@@ -247,8 +251,12 @@ async fn run_publishers<P: Publisher>(
 /// Seconds of the measured phase: its fixed length, or up to `last` for a `--count` run.
 fn measured_seconds(window: &Window, last: Instant) -> f64 {
     match window.end {
-        Some(end) => end.saturating_duration_since(window.measure_start).as_secs_f64(),
-        None => last.saturating_duration_since(window.measure_start).as_secs_f64(),
+        Some(end) => end
+            .saturating_duration_since(window.measure_start)
+            .as_secs_f64(),
+        None => last
+            .saturating_duration_since(window.measure_start)
+            .as_secs_f64(),
     }
 }
 
@@ -273,7 +281,13 @@ async fn produce<S: PeerSystem>(system: &Arc<S>, opts: &Opts) -> Result<Summary,
         l.abort();
     }
     let (total, last) = result?;
-    let mut summary = Summary::new("produce", system.name(), "send", &total, measured_seconds(&plan.window, last));
+    let mut summary = Summary::new(
+        "produce",
+        system.name(),
+        "send",
+        &total,
+        measured_seconds(&plan.window, last),
+    );
     send_fields(&mut summary, opts);
     Ok(summary)
 }
@@ -357,7 +371,11 @@ fn read_stamp(body: &[u8]) -> Option<(u64, u64)> {
 }
 
 /// One receiver's loop, until the run stops.
-async fn receive_loop<R: Receiver>(mut receiver: R, shared: Arc<Receiving>, fetch: usize) -> Result<Tally, DriverError> {
+async fn receive_loop<R: Receiver>(
+    mut receiver: R,
+    shared: Arc<Receiving>,
+    fetch: usize,
+) -> Result<Tally, DriverError> {
     let mut tally = Tally::new()?;
     let mut batch = Vec::with_capacity(fetch);
     while !shared.stop.load(Ordering::Acquire) {
@@ -401,7 +419,9 @@ fn spawn_receivers<R: Receiver>(
     set
 }
 
-async fn join_receivers(mut set: JoinSet<Result<Tally, DriverError>>) -> Result<Tally, DriverError> {
+async fn join_receivers(
+    mut set: JoinSet<Result<Tally, DriverError>>,
+) -> Result<Tally, DriverError> {
     let mut total = Tally::new()?;
     while let Some(joined) = set.join_next().await {
         total.merge(&joined.map_err(|e| DriverError::Task(e.to_string()))??)?;
@@ -410,7 +430,9 @@ async fn join_receivers(mut set: JoinSet<Result<Tally, DriverError>>) -> Result<
 }
 
 async fn consume<S: PeerSystem>(system: &Arc<S>, opts: &Opts) -> Result<Summary, DriverError> {
-    system.ensure_group(&opts.topic, &opts.group, StartAt::First).await?;
+    system
+        .ensure_group(&opts.topic, &opts.group, StartAt::First)
+        .await?;
     let shared = Arc::new(Receiving {
         // The clock starts before the receivers: catch-up begins as soon as one is connected.
         window: Window::new(opts),
@@ -422,12 +444,16 @@ async fn consume<S: PeerSystem>(system: &Arc<S>, opts: &Opts) -> Result<Summary,
         stopped_at: Mutex::new(None),
         live: Arc::new(AtomicU64::new(0)),
     });
-    let live = (!opts.quiet).then(|| spawn_live("recv", Arc::clone(&shared.live), shared.window.t0));
+    let live =
+        (!opts.quiet).then(|| spawn_live("recv", Arc::clone(&shared.live), shared.window.t0));
     // Each receiver starts reading as soon as it is connected: connecting is part of catch-up.
     let mut set = JoinSet::new();
     let mut failed = None;
     for i in 0..opts.consumers {
-        match system.receiver(&opts.topic, &opts.group, i, opts.fetch).await {
+        match system
+            .receiver(&opts.topic, &opts.group, i, opts.fetch)
+            .await
+        {
             Ok(r) => {
                 set.spawn(receive_loop(r, Arc::clone(&shared), opts.fetch));
             }
@@ -448,8 +474,16 @@ async fn consume<S: PeerSystem>(system: &Arc<S>, opts: &Opts) -> Result<Summary,
     }
     let total = result?;
     let end = shared.stopped_at().unwrap_or_else(Instant::now);
-    let seconds = end.saturating_duration_since(shared.window.measure_start).as_secs_f64();
-    let mut summary = Summary::new("consume", system.name(), "store_to_delivery", &total, seconds);
+    let seconds = end
+        .saturating_duration_since(shared.window.measure_start)
+        .as_secs_f64();
+    let mut summary = Summary::new(
+        "consume",
+        system.name(),
+        "store_to_delivery",
+        &total,
+        seconds,
+    );
     summary.set("topic", json!(opts.topic));
     summary.set("consumers", json!(opts.consumers));
     summary.set("group", json!(opts.group));
@@ -461,7 +495,9 @@ async fn e2e<S: PeerSystem>(system: &Arc<S>, opts: &Opts) -> Result<Summary, Dri
     let run_id = wall_now_us() ^ u64::from(std::process::id()).rotate_left(40);
     let group = format!("{}_{run_id:x}", opts.group);
     system.ensure_stream(&opts.topic).await?;
-    system.ensure_group(&opts.topic, &group, StartAt::New).await?;
+    system
+        .ensure_group(&opts.topic, &group, StartAt::New)
+        .await?;
     // Everyone connects before the clock starts; the group already exists, so nothing
     // published from now on can be missed.
     let receivers = connect_receivers(system.as_ref(), opts, &group).await?;
@@ -483,7 +519,9 @@ async fn e2e<S: PeerSystem>(system: &Arc<S>, opts: &Opts) -> Result<Summary, Dri
     let ticker = (!opts.quiet).then(|| spawn_live("recv", Arc::clone(&live), plan.window.t0));
     let sent = run_publishers(publishers, &plan).await;
     let deadline = Instant::now() + DRAIN_TIMEOUT;
-    while shared.received.load(Ordering::Acquire) < plan.acked.load(Ordering::Acquire) && Instant::now() < deadline {
+    while shared.received.load(Ordering::Acquire) < plan.acked.load(Ordering::Acquire)
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let drained = Instant::now();
@@ -494,9 +532,17 @@ async fn e2e<S: PeerSystem>(system: &Arc<S>, opts: &Opts) -> Result<Summary, Dri
     }
     let (send_tally, _) = sent?;
     let recv_tally = received?;
-    let seconds = drained.saturating_duration_since(plan.window.measure_start).as_secs_f64();
+    let seconds = drained
+        .saturating_duration_since(plan.window.measure_start)
+        .as_secs_f64();
     let acked = plan.acked.load(Ordering::Acquire);
-    let mut summary = Summary::new("e2e", system.name(), "born_to_delivery", &recv_tally, seconds);
+    let mut summary = Summary::new(
+        "e2e",
+        system.name(),
+        "born_to_delivery",
+        &recv_tally,
+        seconds,
+    );
     send_fields(&mut summary, opts);
     summary.set("errors", json!(send_tally.errors));
     summary.set("consumers", json!(opts.consumers));

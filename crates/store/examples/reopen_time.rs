@@ -62,7 +62,22 @@ fn main() {
         let t = Instant::now();
         let store = MessageStore::open(config.clone()).unwrap();
         let open = t.elapsed();
+        let tail = store.recovery_report().tail_cleanup;
         store.close().unwrap();
-        println!("reopen {round}: {:.1} ms", open.as_secs_f64() * 1000.0);
+        println!(
+            "reopen {round}: {:.1} ms; tail check: {}",
+            open.as_secs_f64() * 1000.0,
+            tail.map_or_else(
+                || "none".to_string(),
+                |t| format!(
+                    "[{}, {}) lease {}, {} KiB compared, {} KiB zeroed",
+                    t.from,
+                    t.to,
+                    t.lease.map_or("none".to_string(), |l| l.end.to_string()),
+                    t.scanned >> 10,
+                    t.zeroed >> 10
+                )
+            )
+        );
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Map of the crate (the path of a message):
 //! - [`store`]: [`MessageStore`], the facade: open/recover, append, close, background threads.
-//! - [`commit_log`]: segment files of stored records (append, zero-copy read, recovery).
+//! - [`commit_log`]: segment files of stored records (append, zero-copy read, recovery, and the
+//!   write lease that bounds what recovery must zero).
 //! - [`consume_queue`]: per-queue arrays of 20-byte units, built by the [`consume_queue::dispatch`]
 //!   dispatcher live on append and again from the commit log on recovery.
 //! - [`index`]: hash index files for lookups by key / unique id and time.

@@ -137,15 +137,18 @@ fn run_child(dir: &Path, mode: &str, round: u32, rng: &mut Rng) -> HashMap<Strin
             }
         }
     });
+    // Wait for the first acknowledgement, not just READY: on a loaded machine the first append
+    // can take longer than the shortest random delay, and a round without any append tests
+    // nothing.
     let ready_by = Instant::now() + Duration::from_secs(60);
     let mut lines = Vec::new();
     loop {
         let line = rx
             .recv_timeout(Duration::from_secs(60))
-            .expect("child never became ready");
-        let ready = line.contains("READY");
+            .expect("child never acknowledged an append");
+        let acked = line.contains("ACK ");
         lines.push(line);
-        if ready {
+        if acked {
             break;
         }
         assert!(Instant::now() < ready_by);

@@ -1,5 +1,5 @@
 //! The dispatcher: turns one commit-log record into its consume-queue unit and index entries.
-//! The same [`dispatch`] runs live inside `append` (before it returns, so a woken long-poll
+//! The same [`Dispatcher::dispatch`] runs live inside `append` (before it returns, so a woken long-poll
 //! consumer finds the unit) and during recovery, when records past the checkpoint are replayed.
 
 use saturn_protocol::message::record::RecordView;

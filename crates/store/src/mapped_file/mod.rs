@@ -458,7 +458,9 @@ mod tests {
         w.stage(100_000).unwrap().fill(7);
         w.discard();
         assert_eq!(w.staged_end(), 4);
-        w.zero_unpublished();
+        let report = w.zero_unpublished(&file, 200_000).unwrap();
+        assert!(report.zeroed >= 100_000, "{report:?}");
+        assert!(report.scanned >= report.zeroed && report.scanned <= 199_996);
         w.stage(199_996).unwrap();
         w.publish();
         let all = mf.read(0, 200_000).unwrap();
@@ -467,6 +469,67 @@ mod tests {
         assert!(w.stage(1).is_none(), "file is full");
         mf.flush_range(0, 200_000).unwrap();
         assert_eq!(mf.flushed(), 200_000);
+    }
+
+    #[test]
+    fn zeroing_stops_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = make(dir.path(), 300_000);
+        let mf = MappedFile::map(&path, &file, 300_000, 0).unwrap();
+        let mut w = mf.writer().unwrap();
+        w.stage(300_000).unwrap().fill(9);
+        w.discard();
+        w.zero_unpublished(&file, 150_000).unwrap();
+        w.stage(300_000).unwrap();
+        w.publish();
+        let all = mf.read(0, 300_000).unwrap();
+        assert!(is_zero(&all[..150_000]));
+        assert!(
+            all[150_000..].iter().all(|b| *b == 9),
+            "past the limit untouched"
+        );
+    }
+
+    #[test]
+    fn never_written_ranges_are_not_read() {
+        const LEN: usize = 64 << 20;
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = make(dir.path(), LEN as u64);
+        let mf = MappedFile::map(&path, &file, LEN, 0).unwrap();
+        let mut w = mf.writer().unwrap();
+        w.stage(10).unwrap().fill(1);
+        w.publish();
+        // Garbage in the next page, as a torn write would leave.
+        w.stage(5000).unwrap().fill(3);
+        w.discard();
+        // Whether this file system reports never-written ranges as holes (ext4, xfs, tmpfs do).
+        let holes_reported = sys::data_regions(&file, 16 << 20, LEN as u64)
+            .unwrap()
+            .is_empty();
+        let report = w.zero_unpublished(&file, LEN).unwrap();
+        assert!(report.zeroed > 0, "{report:?}");
+        w.stage(LEN - 10).unwrap();
+        w.publish();
+        assert!(is_zero(mf.read(10, LEN - 10).unwrap()), "garbage zeroed");
+        if holes_reported {
+            // Only the pages near the start (written or prefaulted) were read, not the 64 MiB.
+            assert!(report.scanned <= (16 << 20) as u64, "{report:?}");
+        } else {
+            eprintln!("file system reports no holes; the whole range was compared");
+        }
+    }
+
+    #[test]
+    fn is_zero_checks_every_byte() {
+        let mut v = vec![0u8; 3 * ZERO_CHUNK + 17];
+        assert!(is_zero(&v));
+        assert!(is_zero(&[]));
+        let last = v.len() - 1;
+        v[last] = 1;
+        assert!(!is_zero(&v));
+        v[last] = 0;
+        v[ZERO_CHUNK] = 1;
+        assert!(!is_zero(&v));
     }
 
     #[test]
