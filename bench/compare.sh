@@ -79,6 +79,7 @@ PEERS_ROCKETMQ_RUST_BIN=${PEERS_ROCKETMQ_RUST_BIN:-$SATURN_PEERS/rocketmq-rust/b
 DATA_ROOT=${DATA_ROOT:-${TMPDIR:-/tmp}}
 KEEP_DATA=${KEEP_DATA:-0}
 # Largest producer count: its produce runs are the ones whose peak RSS is recorded.
+# shellcheck disable=SC2086  # PRODUCERS is a space-separated list
 MAX_PRODUCERS=$(printf '%s\n' $PRODUCERS | sort -n | tail -1)
 
 # One loopback port pair per system, so a slow-to-die process cannot hold the next one's port.
@@ -392,7 +393,9 @@ result() {
 }
 
 peak_rss_reset() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null; }
-peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+# Reads a kB field of /proc/PID/status (VmHWM = peak RSS; RssAnon/RssFile = current split: a
+# broker that maps its log files counts the touched file pages in its RSS too).
+status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || true; }
 
 # The page cache is dropped so that catch-up reads come from the disk, as after a restart or
 # for data older than memory holds. Needs root (not possible in most containers).
@@ -402,7 +405,10 @@ drop_caches() {
 }
 
 run_system() {
-    local system=$1 size p file rate max rss_peak=0 rss rss_reset=yes
+    local system=$1 size p file rate max rss_peak=0 rss rss_reset=yes rss_anon="" rss_file=""
+    # The machine's load around each system's runs: other work on the same cores skews them.
+    local load_start
+    load_start=$(cut -d' ' -f1-3 /proc/loadavg)
     log "== $system: starting"
     if ! start_system "$system"; then
         log "$system did not start; skipping it (log: $RESULTS/logs/)"
@@ -420,12 +426,14 @@ run_system() {
                 "${TOPIC_OPTS[@]}") || file=""
             result "$system" produce "$size" "$p" "$file"
             if [ "$p" = "$MAX_PRODUCERS" ]; then
-                rss=$(peak_rss_kib "$SERVER_PID")
+                rss=$(status_kib "$SERVER_PID" VmHWM)
                 if [ -n "$rss" ] && [ "$rss" -gt "$rss_peak" ]; then rss_peak=$rss; fi
+                rss_anon=$(status_kib "$SERVER_PID" RssAnon); rss_file=$(status_kib "$SERVER_PID" RssFile)
             fi
         done
     done
-    record rss "$system" "kib=$rss_peak" "producers=$MAX_PRODUCERS" "reset=\"$rss_reset\""
+    record rss "$system" "kib=$rss_peak" "producers=$MAX_PRODUCERS" "reset=\"$rss_reset\"" \
+        "anon_kib=${rss_anon:-null}" "file_kib=${rss_file:-null}"
 
     # Catch-up: write the backlog, drop the cache, read it all with one consumer.
     local want=$((BACKLOG_BYTES / BACKLOG_SIZE)) have cache
@@ -465,6 +473,7 @@ run_system() {
     done
 
     log "== $system: stopping"
+    record load "$system" "start=\"$load_start\"" "end=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
     stop_all
     # Free the disk for the next system; the results are already recorded.
     [ "$KEEP_DATA" = 1 ] || rm -rf "${WORK:?}/$system"

@@ -107,7 +107,8 @@ def main():
             if s.get("errors"):
                 notes.append(f"{s['errors']} errors: {s.get('first_error', '')[:80]}")
             peer = system not in SATURN_SYSTEMS
-            r_rate = ratio(base_s.get("msgs_per_sec"), s.get("msgs_per_sec")) if peer else "—"
+            # An e2e rate is set (a share of each system's own maximum), not measured.
+            r_rate = ratio(base_s.get("msgs_per_sec"), s.get("msgs_per_sec")) if peer and r["workload"] != "e2e" else "—"
             r_p99 = ratio((base_s.get("latency_us") or {}).get("p99"), p99) if peer and p99 else "—"
             print(
                 f"| {label} | {system} | {fmt_rate(s['msgs_per_sec'])} | {s['mb_per_sec']:.1f} | "
@@ -122,9 +123,21 @@ def main():
             continue
         kib = r.get("kib") or None
         shown = f"{kib / 1024:,.0f} MiB" if kib else "—"
-        note = "VmHWM over the runs" + ("" if r.get("reset") == "yes" else " (peak not resettable: since start)")
-        r_rss = ratio(base_rss, kib) if system not in SATURN_SYSTEMS else "—"
-        print(f"| peak RSS, {r['producers']} producers | {system} | {shown} | | | | | | {r_rss} (RSS) | | {note} |")
+        note = "VmHWM during those runs" + ("" if r.get("reset") == "yes" else " (peak not resettable: since start)")
+        if r.get("anon_kib") is not None and r.get("file_kib") is not None:
+            note += f"; at their end {r['anon_kib'] / 1024:,.0f} MiB anonymous + {r['file_kib'] / 1024:,.0f} MiB file-backed (mapped data)"
+        r_rss = f"{ratio(base_rss, kib)} (RSS)" if system not in SATURN_SYSTEMS else "—"
+        print(f"| peak RSS, {r['producers']} producers | {system} | {shown} | | | | | | {r_rss} | | {note} |")
+    print()
+    print(
+        "Saturn = saturn-async (acknowledged from memory, like the peers' defaults here). "
+        "Saturn/peer msgs/s above 1: Saturn is faster; Saturn/peer p99 (and RSS) below 1: Saturn is lower. "
+        "Produce latency = send to acknowledgement; e2e latency = scheduled send to delivery, each system at "
+        "its own share of its maximum 16-producer rate (E2E_RATE fixes one rate for all)."
+    )
+    loads = [f"{r['system']} {r['start']} → {r['end']}" for r in records if r["type"] == "load"]
+    if loads:
+        print(f"Load average (1/5/15 min) when each system started → stopped: {'; '.join(loads)}.")
     for r in records:
         if r["type"] == "skipped":
             print(f"\nSkipped {r['system']}: {r['reason']}")
