@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use saturn_protocol::code::request;
-use saturn_protocol::header::{CommandHeader, SendMessageRequestV2, SendMessageResponse};
+use saturn_protocol::header::{CommandHeader, SendMessageResponse, SendMessageView};
 use saturn_protocol::message::tag;
 use saturn_protocol::RemotingCommand;
 use tracing::debug;
@@ -286,28 +286,30 @@ impl Producer {
             }
         };
         let c = &self.inner.config;
-        let header = SendMessageRequestV2 {
-            producer_group: c.group.clone(),
-            topic: out.topic.clone(),
-            default_topic: c.default_topic.clone(),
+        // Written straight from borrowed fields: no String copies per send.
+        let header = SendMessageView {
+            producer_group: &c.group,
+            topic: &out.topic,
+            default_topic: &c.default_topic,
             default_topic_queue_nums: c.default_topic_queue_nums,
             queue_id: queue.queue_id,
             sys_flag: out.sys_flag,
             born_timestamp: now_ms(),
             flag: out.flag,
-            properties: Some(out.properties.clone()),
+            properties: Some(&out.properties),
             reconsume_times: Some(out.reconsume_times.unwrap_or(0)),
             unit_mode: Some(false),
             max_reconsume_times: out.max_reconsume_times,
             batch: Some(out.batch),
-            broker_name: Some(queue.broker_name.clone()),
+            broker_name: Some(&queue.broker_name),
         };
         let code = if out.batch {
             request::SEND_BATCH_MESSAGE
         } else {
             request::SEND_MESSAGE_V2
         };
-        let cmd = RemotingCommand::new_request(code, header.to_ext()).with_body(out.body.clone());
+        let cmd =
+            RemotingCommand::new_request(code, header.to_ext_v2()).with_body(out.body.clone());
         if oneway {
             instance.invoke_oneway(&addr, cmd).await?;
             return Ok(None);

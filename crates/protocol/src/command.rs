@@ -182,6 +182,11 @@ pub struct RemotingCommand {
     pub ext_fields: ExtFields,
     /// The frame remainder after the header (empty when there is none).
     pub body: Bytes,
+    /// More body bytes that follow `body` on the wire, kept as separate buffers so a transport
+    /// can send them with vectored writes instead of copying them together (a pull response
+    /// hands over the store's record slices this way). Decoding never fills it; code that reads
+    /// a body it built itself uses [`RemotingCommand::body_len`] / [`RemotingCommand::contiguous_body`].
+    pub body_chunks: Vec<Bytes>,
     /// How the header was (or will be) encoded.
     pub serialize_type: SerializeType,
 }
@@ -198,6 +203,7 @@ impl RemotingCommand {
             remark: None,
             ext_fields: ext,
             body: Bytes::new(),
+            body_chunks: Vec::new(),
             serialize_type: SerializeType::Json,
         }
     }
@@ -213,6 +219,7 @@ impl RemotingCommand {
             remark: remark.filter(|r| !r.is_empty()),
             ext_fields: ExtFields::new(),
             body: Bytes::new(),
+            body_chunks: Vec::new(),
             serialize_type: self.serialize_type,
         }
     }
@@ -236,7 +243,45 @@ impl RemotingCommand {
     #[must_use]
     pub fn with_body(mut self, body: Bytes) -> Self {
         self.body = body;
+        self.body_chunks = Vec::new();
         self
+    }
+
+    /// Replaces the body with `chunks`, sent back to back without being copied together.
+    #[must_use]
+    pub fn with_body_chunks(mut self, mut chunks: Vec<Bytes>) -> Self {
+        if chunks.len() == 1 {
+            self.body = chunks.pop().unwrap_or_default();
+            self.body_chunks = chunks;
+        } else {
+            self.body = Bytes::new();
+            self.body_chunks = chunks;
+        }
+        self
+    }
+
+    /// Length of the whole body (`body` and `body_chunks`).
+    pub fn body_len(&self) -> usize {
+        self.body_chunks
+            .iter()
+            .fold(self.body.len(), |n, c| n.saturating_add(c.len()))
+    }
+
+    /// The body parts in wire order (`body`, then `body_chunks`).
+    pub fn body_parts(&self) -> impl Iterator<Item = &Bytes> {
+        std::iter::once(&self.body).chain(self.body_chunks.iter())
+    }
+
+    /// The whole body as one buffer (copies only when it is in several chunks).
+    pub fn contiguous_body(&self) -> Bytes {
+        if self.body_chunks.is_empty() {
+            return self.body.clone();
+        }
+        let mut out = bytes::BytesMut::with_capacity(self.body_len());
+        for part in self.body_parts() {
+            out.extend_from_slice(part);
+        }
+        out.freeze()
     }
 
     /// Replaces the custom header.

@@ -3,8 +3,9 @@
 
 use std::fmt;
 
-use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
+
+mod de;
 
 /// Why a custom header could not be read from `extFields`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,10 +30,36 @@ pub enum HeaderError {
 
 /// An ordered string→string map. Small (a handful of keys), so a vector beats hashing; order is
 /// insertion order, which keeps our own output stable (peers must not rely on it).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Every key and value lives in one shared text buffer and entries are ranges into it, so a
+/// decoded header costs two allocations however many fields it has (this is on the path of
+/// every message). Replacing a value leaves the old text behind until the map is dropped.
+#[derive(Clone, Default)]
 pub struct ExtFields {
-    entries: Vec<(String, String)>,
+    text: String,
+    entries: Vec<Entry>,
 }
+
+/// One key/value pair as byte ranges of [`ExtFields::text`] (always on char boundaries).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: (usize, usize),
+    val: (usize, usize),
+    /// [`key_sig`] of the key: most keys differ in it, so lookups rarely compare text.
+    sig: u32,
+}
+
+/// Length, first and last byte of a key packed together; equal keys have equal signatures.
+fn key_sig(key: &str) -> u32 {
+    let b = key.as_bytes();
+    let len = u32::try_from(b.len()).unwrap_or(u32::MAX) & 0xFFFF;
+    let first = u32::from(b.first().copied().unwrap_or(0));
+    let last = u32::from(b.last().copied().unwrap_or(0));
+    len << 16 | first << 8 | last
+}
+
+/// Text reserved per expected entry by [`ExtFields::with_capacity`].
+const TEXT_PER_ENTRY: usize = 24;
 
 impl ExtFields {
     /// An empty map.
@@ -43,25 +70,72 @@ impl ExtFields {
     /// An empty map with room for `n` entries.
     pub fn with_capacity(n: usize) -> Self {
         ExtFields {
+            text: String::with_capacity(n.saturating_mul(TEXT_PER_ENTRY)),
             entries: Vec::with_capacity(n),
         }
     }
 
-    /// The value of `key`, if present.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    fn slice(&self, (start, end): (usize, usize)) -> &str {
+        // Ranges are only ever made by `append` on this very buffer.
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    fn append(&mut self, s: &str) -> (usize, usize) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        (start, self.text.len())
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        let sig = key_sig(key);
         self.entries
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .position(|e| e.sig == sig && self.slice(e.key) == key)
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.position(key)
+            .and_then(|i| self.entries.get(i))
+            .map(|e| self.slice(e.val))
     }
 
     /// Sets `key` to `value`, replacing an existing value in place.
-    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let key = key.into();
-        let value = value.into();
-        match self.entries.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.entries.push((key, value)),
+    pub fn insert(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) {
+        let key = key.as_ref();
+        let val = self.append(value.as_ref());
+        match self.position(key) {
+            Some(i) => {
+                if let Some(e) = self.entries.get_mut(i) {
+                    e.val = val;
+                }
+            }
+            None => {
+                let sig = key_sig(key);
+                let key = self.append(key);
+                self.entries.push(Entry { key, val, sig });
+            }
+        }
+    }
+
+    /// Sets `key` to the decimal text of `value` without an intermediate `String`.
+    pub fn insert_int(&mut self, key: &str, value: i64) {
+        use std::fmt::Write as _;
+        let start = self.text.len();
+        // fmt::Write on a String never fails.
+        let _ = write!(self.text, "{value}");
+        let val = (start, self.text.len());
+        match self.position(key) {
+            Some(i) => {
+                if let Some(e) = self.entries.get_mut(i) {
+                    e.val = val;
+                }
+            }
+            None => {
+                let sig = key_sig(key);
+                let key = self.append(key);
+                self.entries.push(Entry { key, val, sig });
+            }
         }
     }
 
@@ -74,8 +148,45 @@ impl ExtFields {
 
     /// Appends without checking for an equal key; decoders call [`ExtFields::dedup_last_wins`]
     /// once at the end, so a hostile header with many keys costs linear, not quadratic, time.
-    pub(crate) fn push_unchecked(&mut self, key: String, value: String) {
-        self.entries.push((key, value));
+    pub(crate) fn push_unchecked(&mut self, key: &str, value: &str) {
+        let sig = key_sig(key);
+        let key = self.append(key);
+        let val = self.append(value);
+        self.entries.push(Entry { key, val, sig });
+    }
+
+    /// An empty map with `text` bytes of room for keys and values (a decoder knows the bound).
+    pub(crate) fn with_text_capacity(text: usize, entries: usize) -> Self {
+        ExtFields {
+            text: String::with_capacity(text),
+            entries: Vec::with_capacity(entries),
+        }
+    }
+
+    /// Appends `key` and a value that `write` appends to the text buffer (so an escaped value
+    /// is unescaped in place). When `write` gives up, nothing is added and `None` is returned.
+    pub(crate) fn push_with(
+        &mut self,
+        key: &str,
+        write: impl FnOnce(&mut String) -> Option<()>,
+    ) -> Option<()> {
+        let mark = self.text.len();
+        let sig = key_sig(key);
+        let key = self.append(key);
+        let start = self.text.len();
+        if write(&mut self.text).is_none() {
+            self.text.truncate(mark);
+            return None;
+        }
+        let val = (start, self.text.len());
+        self.entries.push(Entry { key, val, sig });
+        Some(())
+    }
+
+    /// Appends an entry whose key and value the JSON decoder already wrote into the text buffer.
+    fn push_ranges(&mut self, key: (usize, usize), val: (usize, usize)) {
+        let sig = key_sig(self.slice(key));
+        self.entries.push(Entry { key, val, sig });
     }
 
     /// Removes earlier duplicates of a key, keeping the last value (fastjson/HashMap semantics).
@@ -84,10 +195,25 @@ impl ExtFields {
         if n < 2 {
             return;
         }
+        // Headers have a dozen keys: a quadratic scan without allocating beats hashing, and
+        // almost always finds nothing to remove.
+        const SCAN_LIMIT: usize = 32;
+        if n <= SCAN_LIMIT {
+            let has_dup = self.entries.iter().enumerate().any(|(i, a)| {
+                self.entries
+                    .get(i + 1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|b| a.sig == b.sig && self.slice(a.key) == self.slice(b.key))
+            });
+            if !has_dup {
+                return;
+            }
+        }
         let mut keep = vec![false; n];
         let mut seen = std::collections::HashSet::with_capacity(n);
-        for (i, (k, _)) in self.entries.iter().enumerate().rev() {
-            if seen.insert(k.as_str()) {
+        for (i, e) in self.entries.iter().enumerate().rev() {
+            if seen.insert(self.slice(e.key)) {
                 if let Some(slot) = keep.get_mut(i) {
                     *slot = true;
                 }
@@ -99,13 +225,14 @@ impl ExtFields {
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let pos = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(pos).1)
+        let pos = self.position(key)?;
+        let e = self.entries.remove(pos);
+        Some(self.slice(e.val).to_owned())
     }
 
     /// True when `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
+        self.position(key).is_some()
     }
 
     /// Number of entries.
@@ -120,12 +247,14 @@ impl ExtFields {
 
     /// Entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .map(|e| (self.slice(e.key), self.slice(e.val)))
     }
 
     /// Copies every entry of `other` into `self` (overwriting equal keys).
     pub fn extend_from(&mut self, other: ExtFields) {
-        for (k, v) in other.entries {
+        for (k, v) in other.iter() {
             self.insert(k, v);
         }
     }
@@ -194,7 +323,8 @@ fn invalid(field: &'static str, value: &str, expected: &'static str) -> HeaderEr
     }
 }
 
-fn parse_int<T: std::str::FromStr>(
+/// Parses a decimal header value (surrounding spaces allowed), naming `field` on failure.
+pub(crate) fn parse_int<T: std::str::FromStr>(
     field: &'static str,
     value: &str,
     expected: &'static str,
@@ -205,7 +335,8 @@ fn parse_int<T: std::str::FromStr>(
         .map_err(|_| invalid(field, value, expected))
 }
 
-fn parse_bool(field: &'static str, value: &str) -> Result<bool, HeaderError> {
+/// Parses `true`/`false` (any case) or `1`/`0`, naming `field` on failure.
+pub(crate) fn parse_bool(field: &'static str, value: &str) -> Result<bool, HeaderError> {
     let v = value.trim();
     if v.eq_ignore_ascii_case("true") || v == "1" {
         Ok(true)
@@ -216,7 +347,22 @@ fn parse_bool(field: &'static str, value: &str) -> Result<bool, HeaderError> {
     }
 }
 
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for ExtFields {
+impl PartialEq for ExtFields {
+    /// Same entries in the same order (the text buffers may differ).
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for ExtFields {}
+
+impl fmt::Debug for ExtFields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for ExtFields {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut ext = ExtFields::new();
         for (k, v) in iter {
@@ -229,44 +375,6 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for ExtFields {
 impl Serialize for ExtFields {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.iter())
-    }
-}
-
-impl<'de> Deserialize<'de> for ExtFields {
-    /// Lenient like fastjson: numbers and booleans become their text, `null` values are dropped,
-    /// nested objects/arrays are kept as compact JSON text.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ExtVisitor)
-    }
-}
-
-struct ExtVisitor;
-
-impl<'de> Visitor<'de> for ExtVisitor {
-    type Value = ExtFields;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object of scalar values")
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<ExtFields, E> {
-        Ok(ExtFields::new())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtFields, A::Error> {
-        let mut ext = ExtFields::with_capacity(map.size_hint().unwrap_or(8).min(64));
-        while let Some(key) = map.next_key::<String>()? {
-            let text = match map.next_value::<serde_json::Value>()? {
-                serde_json::Value::Null => continue,
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Bool(b) => b.to_string(),
-                serde_json::Value::Number(n) => n.to_string(),
-                other => other.to_string(),
-            };
-            ext.push_unchecked(key, text);
-        }
-        ext.dedup_last_wins();
-        Ok(ext)
     }
 }
 

@@ -136,12 +136,16 @@ fn read_i32(buf: &[u8], at: usize) -> i32 {
 /// Appends one complete frame (header in `cmd.serialize_type` form, then the body) to `dst`.
 pub fn encode_frame(cmd: &RemotingCommand, dst: &mut BytesMut) -> Result<(), FrameError> {
     encode_frame_head(cmd, dst)?;
-    dst.extend_from_slice(&cmd.body);
+    dst.reserve(cmd.body_len());
+    for part in cmd.body_parts() {
+        dst.extend_from_slice(part);
+    }
     Ok(())
 }
 
-/// Appends the length words and header only, with lengths that count `cmd.body`, so a transport
-/// can write the body from its own buffer (vectored write) instead of copying it into `dst`.
+/// Appends the length words and header only, with lengths that count the whole body (`body` and
+/// `body_chunks`), so a transport can write the body from its own buffers (vectored write)
+/// instead of copying it into `dst`.
 /// On error `dst` is left as it was.
 pub fn encode_frame_head(cmd: &RemotingCommand, dst: &mut BytesMut) -> Result<(), FrameError> {
     let start = dst.len();
@@ -159,7 +163,7 @@ pub fn encode_frame_head(cmd: &RemotingCommand, dst: &mut BytesMut) -> Result<()
         return Err(e);
     }
     let header_len = dst.len() - start - 8;
-    let total = 4 + header_len + cmd.body.len();
+    let total = (4 + header_len).saturating_add(cmd.body_len());
     let too_long = header_len > MAX_HEADER_LEN || i32::try_from(total).is_err();
     let Some(slot) = dst.get_mut(start..start + 8).filter(|_| !too_long) else {
         dst.truncate(start);
@@ -265,6 +269,31 @@ mod tests {
             decode_frame(&mut buf, 1024),
             Err(FrameError::UnknownSerializeType(2))
         ));
+    }
+
+    #[test]
+    fn chunked_body_encodes_like_one_body() {
+        for st in [SerializeType::Json, SerializeType::RocketMq] {
+            let parts = vec![
+                Bytes::from_static(b"ab"),
+                Bytes::new(),
+                Bytes::from_static(b"cde"),
+            ];
+            let base = sample(st);
+            let chunked = base.clone().with_body_chunks(parts);
+            assert_eq!(chunked.body_len(), 5);
+            assert_eq!(&chunked.contiguous_body()[..], b"abcde");
+            let whole = base.with_body(Bytes::from_static(b"abcde"));
+            let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
+            encode_frame(&chunked, &mut a).unwrap();
+            encode_frame(&whole, &mut b).unwrap();
+            assert_eq!(a, b);
+            // The head alone announces the whole body.
+            let mut head = BytesMut::new();
+            encode_frame_head(&chunked, &mut head).unwrap();
+            assert_eq!(&a[..head.len()], &head[..]);
+            assert_eq!(decode_frame(&mut a, 1 << 20).unwrap().unwrap(), whole);
+        }
     }
 
     #[test]

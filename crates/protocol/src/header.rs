@@ -95,7 +95,7 @@ impl HeaderValue for i32 {
         ext.required_i32(key)
     }
     fn write(&self, ext: &mut ExtFields, key: &'static str) {
-        ext.insert(key, self.to_string());
+        ext.insert_int(key, i64::from(*self));
     }
 }
 
@@ -106,7 +106,7 @@ impl HeaderValue for i64 {
         ext.required_i64(key)
     }
     fn write(&self, ext: &mut ExtFields, key: &'static str) {
-        ext.insert(key, self.to_string());
+        ext.insert_int(key, *self);
     }
 }
 

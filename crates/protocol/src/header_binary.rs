@@ -71,14 +71,14 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, FrameError> {
     let mut ext_r = Reader {
         buf: r.block(ext_len.into(), "extFields length")?,
     };
-    let mut ext_fields = ExtFields::new();
+    let mut ext_fields = ExtFields::with_capacity(16);
     while !ext_r.buf.is_empty() {
         let key_len = ext_r.i16("ext key length")?;
         let key = ext_r.block(key_len.into(), "ext key length")?;
         let val_len = ext_r.i32("ext value length")?;
         let val = ext_r.block(val_len.into(), "ext value length")?;
         if !key.is_empty() && !val.is_empty() {
-            ext_fields.push_unchecked(text(key), text(val));
+            ext_fields.push_unchecked(&String::from_utf8_lossy(key), &String::from_utf8_lossy(val));
         }
     }
     ext_fields.dedup_last_wins();
@@ -91,6 +91,7 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, FrameError> {
         remark,
         ext_fields,
         body: bytes::Bytes::new(),
+        body_chunks: Vec::new(),
         serialize_type: SerializeType::RocketMq,
     })
 }

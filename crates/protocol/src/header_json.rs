@@ -60,8 +60,21 @@ fn language<'de, D: Deserializer<'de>>(d: D) -> Result<LanguageCode, D::Error> {
     d.deserialize_any(V)
 }
 
+mod fast;
+
 /// Decodes a JSON header. The body is left empty (the frame fills it in).
+///
+/// The headers clients send on every message take a fast path that writes straight into
+/// [`ExtFields`]; anything unusual is decoded by serde, which decides leniency and errors.
 pub fn decode(header: &[u8]) -> Result<RemotingCommand, FrameError> {
+    match fast::decode(header) {
+        Some(cmd) => Ok(cmd),
+        None => decode_with_serde(header),
+    }
+}
+
+/// The general decoder (any valid JSON, fastjson/C++ leniency).
+fn decode_with_serde(header: &[u8]) -> Result<RemotingCommand, FrameError> {
     // A derived struct would also accept a JSON array; a header is always an object.
     if header.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(FrameError::Json(de::Error::custom(
@@ -78,6 +91,7 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, FrameError> {
         remark: raw.remark,
         ext_fields: raw.ext_fields.unwrap_or_default(),
         body: bytes::Bytes::new(),
+        body_chunks: Vec::new(),
         serialize_type: SerializeType::Json,
     })
 }

@@ -64,6 +64,7 @@ fn command(st: SerializeType) -> impl Strategy<Value = RemotingCommand> {
                 remark,
                 ext_fields: ext.into_iter().collect::<ExtFields>(),
                 body: Bytes::from(body),
+                body_chunks: Vec::new(),
                 serialize_type: st,
             },
         )

@@ -204,6 +204,18 @@ impl Channel {
             .map_err(|_| RemotingError::ConnectionClosed)
     }
 
+    /// Queues a response without waiting; gives it back when the queue is full or closed.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the command is handed back so the caller can still send it; boxing it would cost an allocation per response"
+    )]
+    pub(crate) fn try_send_response(
+        &self,
+        response: RemotingCommand,
+    ) -> Result<(), mpsc::error::TrySendError<RemotingCommand>> {
+        self.inner.outbound.try_send(response)
+    }
+
     pub(crate) fn pending(&self) -> &PendingTable {
         &self.inner.pending
     }

@@ -1,39 +1,51 @@
 //! One connection = a reader task and a writer task joined by a bounded queue.
 //!
-//! The reader decodes frames: responses complete our pending requests, requests are handed to
-//! the [`RequestHandler`] in a task each (at most `max_in_flight` at once), so responses leave in
-//! completion order. Everything to be written (responses, our requests) goes through the bounded
-//! queue to the writer, which batches what is queued into one flush. When the queue is full the
-//! producers wait; when `max_in_flight` is reached the reader stops reading: backpressure reaches
-//! the peer through TCP.
+//! The reader reads as much as the socket has and decodes every complete frame in it: responses
+//! complete our pending requests, requests go to the [`RequestHandler`] (at most `max_in_flight`
+//! at once), so responses leave in completion order. A request whose handler finishes without
+//! waiting (a send in async-flush mode, most admin calls) is answered on the spot; one that has
+//! to wait (a long poll, a sync flush, a disk read) continues in a task of its own. Everything to
+//! be written (responses, our requests) goes through the bounded queue to the writer
+//! ([`crate::writer`]), which writes all that is queued with one vectored write. When the queue
+//! is full the producers wait; when `max_in_flight` is reached the reader stops reading:
+//! backpressure reaches the peer through TCP.
 //!
 //! Closing: any end of the read loop (EOF, bad frame, idle, [`Channel::close`], a write error)
 //! cancels the connection's close token; the writer then flushes what is queued (bounded by
 //! `send_timeout`) and shuts the socket down. A shutdown signal first stops reading and lets
 //! in-flight requests finish up to the grace deadline.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use bytes::BytesMut;
 use saturn_protocol::command::{RemotingCommand, FLAG_ONEWAY, FLAG_RESPONSE};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use saturn_protocol::frame::decode_frame;
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
-use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace, warn, Instrument};
 
 use crate::channel::{Channel, ChannelParts, OpaqueSource, Side};
-use crate::codec::RemotingCodec;
 use crate::config::ConnectionConfig;
 use crate::error::RemotingError;
 use crate::handler::RequestHandler;
+use crate::writer::Writer;
 
-/// Frames written before a flush is forced, so one busy producer cannot delay the flush forever.
-const MAX_WRITE_BATCH: usize = 128;
+/// Room made in the read buffer of a new connection (request bodies share its allocation).
+const READ_ROOM_MIN: usize = 8 * 1024;
+
+/// Room a busy connection grows to, so a burst of pipelined requests arrives with one `read`.
+const READ_ROOM_MAX: usize = 128 * 1024;
+
+/// Below this much free room the read buffer gets a fresh allocation before the next read.
+const READ_ROOM_LOW: usize = 2 * 1024;
 
 /// Longest idle timeout we arm; the tokio timer cannot express much more (about 2 years).
 const MAX_IDLE: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -73,21 +85,24 @@ pub(crate) fn spawn(stream: TcpStream, params: ConnectionParams) -> Result<Chann
         send_timeout: config.send_timeout,
     });
     let (read_half, write_half) = stream.into_split();
-    let codec = RemotingCodec::new(config.max_frame_len);
     let span = tracing::info_span!("connection", id = channel.id(), remote = %remote_addr);
 
-    let writer = Writer {
-        sink: FramedWrite::new(write_half, codec),
-        outbound: outbound_rx,
-        close: params.close.clone(),
-        flush_timeout: config.send_timeout,
-        channel: channel.clone(),
-    };
+    let writer = Writer::new(
+        write_half,
+        outbound_rx,
+        params.close.clone(),
+        config.send_timeout,
+        channel.clone(),
+        config.max_frame_len,
+    );
     let writer_task = tokio::spawn(writer.run().instrument(span.clone()));
 
     params.handler.on_connected(&channel);
     let reader = Reader {
-        frames: FramedRead::new(read_half, codec),
+        io: read_half,
+        buf: BytesMut::with_capacity(READ_ROOM_MIN),
+        read_room: READ_ROOM_MIN,
+        max_frame_len: config.max_frame_len,
         channel: channel.clone(),
         handler: params.handler,
         in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
@@ -118,7 +133,12 @@ enum ReadEnd {
 }
 
 struct Reader {
-    frames: FramedRead<OwnedReadHalf, RemotingCodec>,
+    io: OwnedReadHalf,
+    /// Bytes read and not yet decoded; decoded bodies share its allocations.
+    buf: BytesMut,
+    /// Free room wanted before a read: doubles while reads fill the buffer.
+    read_room: usize,
+    max_frame_len: usize,
     channel: Channel,
     handler: Arc<dyn RequestHandler>,
     in_flight: Arc<Semaphore>,
@@ -148,62 +168,108 @@ impl Reader {
     async fn read_loop(&mut self) -> ReadEnd {
         let idle = tokio::time::sleep(self.idle);
         tokio::pin!(idle);
+        let mut last_frame = Instant::now();
         loop {
-            let item = tokio::select! {
+            // Serve every complete frame already buffered before reading again: pipelined
+            // requests are handled back to back and their responses meet in one write.
+            let mut decoded = false;
+            loop {
+                match decode_frame(&mut self.buf, self.max_frame_len) {
+                    Ok(Some(cmd)) => {
+                        decoded = true;
+                        if let Some(end) = self.on_frame(cmd).await {
+                            return end;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        warn!(remote = %self.channel.remote_addr(), reason = %e, "closing connection: malformed frame");
+                        return ReadEnd::Close;
+                    }
+                }
+            }
+            if decoded {
+                last_frame = Instant::now();
+            }
+            if self.buf.capacity() - self.buf.len() < READ_ROOM_LOW {
+                self.buf.reserve(self.read_room);
+            }
+            let room = self.buf.capacity() - self.buf.len();
+            let read = tokio::select! {
                 biased;
                 () = self.close.cancelled() => return ReadEnd::Close,
                 () = self.shutdown.cancelled() => return ReadEnd::Shutdown,
                 () = &mut idle => {
-                    debug!(remote = %self.channel.remote_addr(), "idle timeout, closing connection");
-                    return ReadEnd::Close;
+                    // Re-armed lazily: resetting the timer on every frame costs more than this.
+                    match last_frame.checked_add(self.idle) {
+                        Some(deadline) if deadline > Instant::now() => {
+                            idle.as_mut().reset(deadline);
+                            continue;
+                        }
+                        _ => {
+                            debug!(remote = %self.channel.remote_addr(), "idle timeout, closing connection");
+                            return ReadEnd::Close;
+                        }
+                    }
                 }
-                item = self.frames.next() => item,
+                read = self.io.read_buf(&mut self.buf) => read,
             };
-            let cmd = match item {
-                Some(Ok(cmd)) => cmd,
-                Some(Err(e)) if e.is_frame_error() => {
-                    warn!(remote = %self.channel.remote_addr(), reason = %e, "closing connection: malformed frame");
-                    return ReadEnd::Close;
-                }
-                Some(Err(e)) => {
-                    debug!(remote = %self.channel.remote_addr(), error = %e, "read failed, closing connection");
-                    return ReadEnd::Close;
-                }
-                None => {
+            match read {
+                Ok(0) if self.buf.is_empty() => {
                     debug!("peer closed the connection");
                     return ReadEnd::Close;
                 }
-            };
-            if let Some(deadline) = Instant::now().checked_add(self.idle) {
-                idle.as_mut().reset(deadline);
-            }
-            if cmd.is_response() {
-                let (code, opaque) = (cmd.code, cmd.opaque);
-                if !self.channel.pending().complete(cmd) {
-                    debug!(
-                        code,
-                        opaque, "response nobody waits for (timed out or unknown), ignored"
-                    );
+                Ok(0) => {
+                    let e = RemotingError::TruncatedFrame {
+                        buffered: self.buf.len(),
+                    };
+                    warn!(remote = %self.channel.remote_addr(), reason = %e, "closing connection: malformed frame");
+                    return ReadEnd::Close;
                 }
-                continue;
-            }
-            if let Some(end) = self.dispatch(cmd).await {
-                return end;
+                Ok(n) => {
+                    if n >= room {
+                        self.read_room = (self.read_room * 2).min(READ_ROOM_MAX);
+                    }
+                }
+                Err(e) => {
+                    debug!(remote = %self.channel.remote_addr(), error = %e, "read failed, closing connection");
+                    return ReadEnd::Close;
+                }
             }
         }
     }
 
-    /// Hands a request to the handler in its own task; returns `Some` if the connection must stop
-    /// while waiting for a free slot.
+    /// Routes one decoded frame; `Some` if the connection must stop.
+    async fn on_frame(&self, cmd: RemotingCommand) -> Option<ReadEnd> {
+        if cmd.is_response() {
+            let (code, opaque) = (cmd.code, cmd.opaque);
+            if !self.channel.pending().complete(cmd) {
+                debug!(
+                    code,
+                    opaque, "response nobody waits for (timed out or unknown), ignored"
+                );
+            }
+            return None;
+        }
+        self.dispatch(cmd).await
+    }
+
+    /// Hands a request to the handler: answered on the spot when the handler completes without
+    /// waiting, otherwise continued in a task of its own. Returns `Some` if the connection must
+    /// stop while waiting for a free slot.
     async fn dispatch(&self, request: RemotingCommand) -> Option<ReadEnd> {
         self.channel.record_peer_form(request.serialize_type);
-        let permit = tokio::select! {
-            biased;
-            () = self.close.cancelled() => return Some(ReadEnd::Close),
-            () = self.shutdown.cancelled() => return Some(ReadEnd::Shutdown),
-            permit = Arc::clone(&self.in_flight).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return Some(ReadEnd::Close),
+        let permit = match Arc::clone(&self.in_flight).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::Closed) => return Some(ReadEnd::Close),
+            Err(TryAcquireError::NoPermits) => tokio::select! {
+                biased;
+                () = self.close.cancelled() => return Some(ReadEnd::Close),
+                () = self.shutdown.cancelled() => return Some(ReadEnd::Shutdown),
+                permit = Arc::clone(&self.in_flight).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return Some(ReadEnd::Close),
+                },
             },
         };
         let span = tracing::debug_span!(
@@ -212,15 +278,36 @@ impl Reader {
             opaque = request.opaque,
             oneway = request.is_oneway()
         );
-        tokio::spawn(
-            serve(
-                Arc::clone(&self.handler),
-                self.channel.clone(),
-                request,
-                permit,
-            )
-            .instrument(span),
-        );
+        let origin = Origin::of(&request);
+        let mut reply = self
+            .handler
+            .handle(&self.channel, request)
+            .instrument(span.clone());
+        // One poll without a real waker: a future that is not ready registers that waker and
+        // forgets it when the task below polls it again with its own (futures must use the
+        // waker of their latest poll), so nothing is lost.
+        match Pin::new(&mut reply).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(reply) => {
+                let _enter = span.enter();
+                if let Some(reply) = origin.finish(reply) {
+                    queue_response(&self.channel, reply, permit);
+                }
+            }
+            Poll::Pending => {
+                let channel = self.channel.clone();
+                tokio::spawn(
+                    async move {
+                        if let Some(reply) = origin.finish(reply.await) {
+                            if channel.send_response(reply).await.is_err() {
+                                debug!("connection closed before the response could be queued");
+                            }
+                        }
+                        drop(permit);
+                    }
+                    .instrument(span),
+                );
+            }
+        }
         None
     }
 
@@ -234,106 +321,62 @@ impl Reader {
     }
 }
 
-/// Runs one request and queues its response (never for oneway requests).
-async fn serve(
-    handler: Arc<dyn RequestHandler>,
-    channel: Channel,
-    request: RemotingCommand,
-    permit: OwnedSemaphorePermit,
-) {
-    let opaque = request.opaque;
-    let oneway = request.is_oneway();
-    let form = request.serialize_type;
-    let reply = handler.handle(&channel, request).await;
-    match reply {
-        Some(_) if oneway => trace!("response to a oneway request discarded"),
-        Some(mut reply) => {
-            // The transport owns matching: whatever the handler built, the peer gets its opaque
-            // back, a response flag, and the header form it spoke.
-            reply.opaque = opaque;
-            reply.flag = (reply.flag | FLAG_RESPONSE) & !FLAG_ONEWAY;
-            reply.serialize_type = form;
-            if channel.send_response(reply).await.is_err() {
-                debug!("connection closed before the response could be queued");
-            }
-        }
-        None => {}
-    }
-    drop(permit);
+/// What the transport copies from a request onto its response.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    opaque: i32,
+    oneway: bool,
+    form: saturn_protocol::command::SerializeType,
 }
 
-struct Writer {
-    sink: FramedWrite<OwnedWriteHalf, RemotingCodec>,
-    outbound: mpsc::Receiver<RemotingCommand>,
-    close: CancellationToken,
-    flush_timeout: Duration,
-    channel: Channel,
+impl Origin {
+    fn of(request: &RemotingCommand) -> Self {
+        Origin {
+            opaque: request.opaque,
+            oneway: request.is_oneway(),
+            form: request.serialize_type,
+        }
+    }
+
+    /// The response to send, if any (never one to a oneway request). The transport owns
+    /// matching: whatever the handler built, the peer gets its opaque back, a response flag, and
+    /// the header form it spoke.
+    fn finish(self, reply: Option<RemotingCommand>) -> Option<RemotingCommand> {
+        match reply {
+            Some(_) if self.oneway => {
+                trace!("response to a oneway request discarded");
+                None
+            }
+            Some(mut reply) => {
+                reply.opaque = self.opaque;
+                reply.flag = (reply.flag | FLAG_RESPONSE) & !FLAG_ONEWAY;
+                reply.serialize_type = self.form;
+                Some(reply)
+            }
+            None => None,
+        }
+    }
 }
 
-impl Writer {
-    async fn run(mut self) {
-        let close = self.close.clone();
-        let pumped = tokio::select! {
-            biased;
-            () = close.cancelled() => Ok(()),
-            res = self.pump() => res,
-        };
-        if let Err(e) = pumped {
-            debug!(remote = %self.channel.remote_addr(), error = %e, "write failed, closing connection");
-            self.close.cancel();
-            return;
+/// Queues a response produced on the spot; when the queue is full the wait moves to a task (the
+/// request keeps its in-flight slot until then), so the reader never blocks on a slow peer.
+fn queue_response(channel: &Channel, reply: RemotingCommand, permit: OwnedSemaphorePermit) {
+    match channel.try_send_response(reply) {
+        Ok(()) => drop(permit),
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            debug!("connection closed before the response could be queued");
         }
-        self.close.cancel();
-        // Whatever was queued before the close (e.g. responses of drained requests) still goes
-        // out, but a peer that stopped reading must not hold us forever.
-        self.outbound.close();
-        let flushed = tokio::time::timeout(self.flush_timeout, self.finish()).await;
-        match flushed {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => debug!(error = %e, "final flush failed"),
-            Err(_) => debug!("final flush timed out"),
-        }
-    }
-
-    async fn pump(&mut self) -> Result<(), RemotingError> {
-        while let Some(cmd) = self.outbound.recv().await {
-            self.write(cmd).await?;
-            let mut batched = 1;
-            while batched < MAX_WRITE_BATCH {
-                let Ok(cmd) = self.outbound.try_recv() else {
-                    break;
-                };
-                self.write(cmd).await?;
-                batched += 1;
-            }
-            SinkExt::<RemotingCommand>::flush(&mut self.sink).await?;
-        }
-        Ok(())
-    }
-
-    async fn finish(&mut self) -> Result<(), RemotingError> {
-        while let Some(cmd) = self.outbound.recv().await {
-            self.write(cmd).await?;
-        }
-        SinkExt::<RemotingCommand>::flush(&mut self.sink).await?;
-        self.sink.get_mut().shutdown().await?;
-        Ok(())
-    }
-
-    /// Buffers one frame. A command that cannot be encoded (e.g. a code above 32767 in binary
-    /// form) is dropped alone, the codec leaves the buffer untouched and the connection stays up;
-    /// if it was our request, its requester gets the error at once instead of a timeout.
-    async fn write(&mut self, cmd: RemotingCommand) -> Result<(), RemotingError> {
-        let (code, opaque, is_request) = (cmd.code, cmd.opaque, !cmd.is_response());
-        match self.sink.feed(cmd).await {
-            Err(e) if e.is_frame_error() => {
-                warn!(code, opaque, reason = %e, "dropping a command that cannot be encoded");
-                if is_request {
-                    self.channel.pending().fail(opaque, e);
+        Err(mpsc::error::TrySendError::Full(reply)) => {
+            let channel = channel.clone();
+            tokio::spawn(
+                async move {
+                    if channel.send_response(reply).await.is_err() {
+                        debug!("connection closed before the response could be queued");
+                    }
+                    drop(permit);
                 }
-                Ok(())
-            }
-            other => other,
+                .in_current_span(),
+            );
         }
     }
 }

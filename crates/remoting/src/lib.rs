@@ -6,6 +6,8 @@
 //!   maximum frame length.
 //! - `connection` (internal): per connection a reader task and a writer task joined by a bounded
 //!   queue; requests are handled concurrently, responses leave in completion order.
+//! - `writer` (internal): the writer task, which sends everything queued with vectored writes
+//!   (bodies and pull-response chunks are never copied into the write buffer).
 //! - [`channel`]: [`Channel`], the handle of one connection: send requests (`request`,
 //!   `send_oneway`), close it, see who is on the other end.
 //! - `pending` (internal): `opaque` → waiting requester.
@@ -24,6 +26,7 @@ pub mod error;
 pub mod handler;
 mod pending;
 pub mod server;
+mod writer;
 
 pub use channel::{Channel, Side};
 pub use client::RemotingClient;

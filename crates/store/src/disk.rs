@@ -82,14 +82,34 @@ pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
 }
 
 /// Creates `dir/name` with exactly `len` preallocated bytes, atomically: the file is built under
-/// a `.tmp` name, preallocated, synced, renamed into place, and the directory is synced. So a file
+/// a `.tmp` name ([`create_unnamed`]), renamed into place, and the directory is synced. So a file
 /// with its final name always has its full length, even after a crash.
 ///
 /// # Errors
 /// Any step failed (`ENOSPC` from preallocation included); the temporary file is removed.
 pub fn create_preallocated(disk: &dyn Disk, dir: &Path, name: &str, len: u64) -> io::Result<File> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let path = dir.join(name);
+    let tmp_name = format!("{name}.tmp");
+    let tmp = dir.join(&tmp_name);
+    let file = create_unnamed(disk, dir, &tmp_name, len)?;
+    let result = fs::rename(&tmp, dir.join(name)).and_then(|()| sync_dir(dir));
+    match result {
+        Ok(()) => Ok(file),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// The first half of [`create_preallocated`]: creates `dir/tmp_name` (which must end in `.tmp`,
+/// so an open after a crash deletes it) with exactly `len` preallocated bytes and `fsync`s it,
+/// so that once renamed (and the directory synced) it has its full length. Used directly to
+/// create a commit-log segment ahead of need.
+///
+/// # Errors
+/// Any step failed (`ENOSPC` from preallocation included); the file is removed.
+pub fn create_unnamed(disk: &dyn Disk, dir: &Path, tmp_name: &str, len: u64) -> io::Result<File> {
+    let tmp = dir.join(tmp_name);
     let result = (|| {
         let file = OpenOptions::new()
             .read(true)
@@ -104,8 +124,6 @@ pub fn create_preallocated(disk: &dyn Disk, dir: &Path, name: &str, len: u64) ->
             ));
         }
         file.sync_all()?;
-        fs::rename(&tmp, &path)?;
-        sync_dir(dir)?;
         Ok(file)
     })();
     if result.is_err() {

@@ -6,7 +6,8 @@
 //! every waiter whose offset is covered. While it syncs (holding no lock), other appends go on and
 //! queue up for the next round: that is the group commit.
 //!
-//! Waiting comes in two forms: [`Durability::wait`] blocks the thread (condition variable), and
+//! Waiting comes in two forms: [`Durability::wait`] parks the thread (and only the round that
+//! covers its offset unparks it), and
 //! [`Durability::wait_async`] is a future built on `tokio::sync::oneshot`. Only `tokio::sync` is
 //! used — no runtime, timers or tasks — so the store stays runtime-agnostic; async callers add
 //! their own timeout.
@@ -16,6 +17,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -28,6 +30,14 @@ struct Progress {
     flushed: u64,
     poisoned: Option<String>,
     shutdown: bool,
+    /// The flusher is blocked on `work` (so a request must wake it; otherwise it will see the
+    /// request when its round ends, and a notify would only cost a futex syscall).
+    flusher_idle: bool,
+    /// Threads blocked in [`Durability::wait`] and the offset each waits for: a round wakes only
+    /// the ones it satisfies (a shared condition variable would wake all of them every round).
+    /// An entry left by a waiter that timed out is dropped once covered; the spurious wake-up it
+    /// may cause is harmless (parking allows for them).
+    blocked: Vec<(u64, Thread)>,
     async_waiters: Vec<(u64, oneshot::Sender<Result<(), String>>)>,
 }
 
@@ -37,8 +47,6 @@ pub struct FlushShared {
     state: Mutex<Progress>,
     /// The flusher waits here for requests.
     work: Condvar,
-    /// Blocking waiters wait here for progress.
-    done: Condvar,
     /// Mirror of `state.poisoned.is_some()` for the append fast path.
     poisoned: AtomicBool,
 }
@@ -76,7 +84,9 @@ impl FlushShared {
         let mut st = self.lock();
         if target > st.requested {
             st.requested = target;
-            self.work.notify_one();
+            if st.flusher_idle {
+                self.work.notify_one();
+            }
         }
     }
 
@@ -99,6 +109,12 @@ impl FlushShared {
                 for (_, tx) in ready {
                     let _ = tx.send(Ok(()));
                 }
+                st.blocked.retain(|(t, thread)| {
+                    if *t <= f {
+                        thread.unpark();
+                    }
+                    *t > f
+                });
             }
             Err(reason) => {
                 if st.poisoned.is_none() {
@@ -110,9 +126,11 @@ impl FlushShared {
                 for (_, tx) in st.async_waiters.drain(..) {
                     let _ = tx.send(Err(reason.clone()));
                 }
+                for (_, thread) in st.blocked.drain(..) {
+                    thread.unpark();
+                }
             }
         }
-        self.done.notify_all();
     }
 
     /// Tells the flusher to do a last round and stop.
@@ -138,11 +156,13 @@ impl FlushShared {
             if now >= deadline {
                 return true;
             }
+            st.flusher_idle = true;
             st = self
                 .work
                 .wait_timeout(st, deadline - now)
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
+            st.flusher_idle = false;
         }
     }
 }
@@ -206,25 +226,30 @@ impl Durability {
             return Ok(());
         };
         let deadline = Instant::now() + self.timeout;
-        let mut st = shared.lock();
+        let mut registered = false;
         loop {
-            if let Some(reason) = &st.poisoned {
-                return Err(StoreError::Poisoned {
-                    reason: reason.clone(),
-                });
-            }
-            if st.flushed >= target {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(StoreError::FlushTimeout { target });
-            }
-            st = shared
-                .done
-                .wait_timeout(st, deadline - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|p| p.into_inner().0);
+            let now = {
+                let mut st = shared.lock();
+                if let Some(reason) = &st.poisoned {
+                    return Err(StoreError::Poisoned {
+                        reason: reason.clone(),
+                    });
+                }
+                if st.flushed >= target {
+                    return Ok(());
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(StoreError::FlushTimeout { target });
+                }
+                if !registered {
+                    st.blocked.push((target, std::thread::current()));
+                    registered = true;
+                }
+                now
+            };
+            // Woken by the round that covers `target` (or poisons); re-checked above.
+            std::thread::park_timeout(deadline - now);
         }
     }
 

@@ -11,6 +11,8 @@ use crate::store::MessageStore;
 /// Units scanned at least per pull before giving up on finding a match (RocketMQ scans
 /// `max(16000 bytes / 20, maxMsgNums)` units).
 const MIN_SCAN_UNITS: i64 = 800;
+/// Longest a lookup by key waits for the background index builder to catch up.
+const INDEX_CATCH_UP_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Server-side message filter applied to consume-queue units.
 pub trait MessageFilter {
@@ -296,9 +298,20 @@ impl MessageStore {
         log.store_timestamp_at(min)
     }
 
+    /// Waits until the index covers every message appended before the call, at most `timeout`;
+    /// whether it does (true at once with the index disabled). Lookups by key do this
+    /// themselves; this is for callers that inspect index files.
+    pub fn wait_indexed(&self, timeout: std::time::Duration) -> bool {
+        self.inner
+            .index_builder
+            .as_ref()
+            .is_none_or(|b| b.wait_for(self.inner.log.written(), timeout))
+    }
+
     /// Messages indexed under `topic#key` (a `KEYS` entry or a `UNIQ_KEY`) stored within
     /// `[begin, end]` ms, newest first, at most `max`. Hash collisions are filtered out here by
-    /// checking the record's topic and keys.
+    /// checking the record's topic and keys. Blocks until the index covers everything appended
+    /// before the call (normally at most a few ms, never more than 500 ms).
     pub fn query_by_key(
         &self,
         topic: &str,
@@ -310,6 +323,12 @@ impl MessageStore {
         let Some(index) = &self.inner.index else {
             return QueryResult::default();
         };
+        // The index is built in the background: let it catch up with what was appended before
+        // this query (normally a few ms at most; bounded for a builder still catching up after
+        // a crash, in which case the lookup sees what is indexed so far).
+        if let Some(builder) = &self.inner.index_builder {
+            builder.wait_for(self.inner.log.written(), INDEX_CATCH_UP_WAIT);
+        }
         let (ts, phys) = index.last_update();
         let mut result = QueryResult {
             messages: Vec::new(),

@@ -1,6 +1,8 @@
-//! [`MessageStore`]: the facade the broker uses. Opening runs recovery; two background threads
-//! (the commit-log flusher and a maintenance thread for consume-queue/index flushes, checkpoints
-//! and retention) run until [`MessageStore::close`].
+//! [`MessageStore`]: the facade the broker uses. Opening runs recovery; background threads run
+//! until [`MessageStore::close`]: the commit-log flusher, a maintenance thread (consume-queue and
+//! index flushes, checkpoints, retention), the thread working ahead of the commit-log writer
+//! (prefaulting, next segment; [`crate::commit_log::ahead`]) and, with the index enabled, the
+//! index builder ([`crate::index::builder`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -21,6 +23,7 @@ use crate::consume_queue::table::ConsumeQueueTable;
 use crate::disk::{self, Disk, OsDisk};
 use crate::error::{StoreError, StoreResult};
 use crate::flush::{self, Durability, FlushShared};
+use crate::index::builder::{IndexBuilder, IndexProgress};
 use crate::index::{IndexRecovery, IndexService};
 use crate::mapped_file::sys;
 
@@ -45,9 +48,13 @@ pub(crate) struct Inner {
     pub(crate) tail: Mutex<Tail>,
     pub(crate) queues: ConsumeQueueTable,
     pub(crate) index: Option<IndexService>,
+    /// Builds the index in the background (present when `index` is).
+    pub(crate) index_builder: Option<IndexBuilder>,
+    /// The index position recorded in checkpoints: the builder's progress at the last index
+    /// flush, and when that was.
+    index_flushed: Mutex<(IndexProgress, Instant)>,
     pub(crate) flush: Arc<FlushShared>,
-    /// Commit-log offset up to which records are dispatched (consistent with the index position
-    /// when read under the append lock).
+    /// Commit-log offset up to which records are dispatched to the consume queues.
     pub(crate) dispatched: AtomicU64,
     pub(crate) disk_full: AtomicBool,
     pub(crate) closed: AtomicBool,
@@ -132,6 +139,30 @@ impl MessageStore {
         let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
         threads.push(flusher);
         threads.push(maintenance);
+        let inner = Arc::clone(&self.inner);
+        threads.push(
+            std::thread::Builder::new()
+                .name("saturn-store-ahead".into())
+                .spawn(move || {
+                    inner
+                        .log
+                        .run_ahead(&*inner.disk, inner.config.precreate_segments)
+                })
+                .map_err(spawn_err)?,
+        );
+        if self.inner.index_builder.is_some() {
+            let inner = Arc::clone(&self.inner);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("saturn-store-index".into())
+                    .spawn(move || {
+                        if let (Some(b), Some(index)) = (&inner.index_builder, &inner.index) {
+                            b.run(&inner.log, index, &*inner.disk);
+                        }
+                    })
+                    .map_err(spawn_err)?,
+            );
+        }
         Ok(())
     }
 
@@ -241,12 +272,13 @@ impl MessageStore {
     }
 
     /// Writes a checkpoint now (flushing consume queues and index first); normally done by the
-    /// maintenance thread every `flush_consume_queue_interval_ms`.
+    /// maintenance thread every `flush_consume_queue_interval_ms`, which flushes the index only
+    /// every `index_flush_interval_ms`.
     ///
     /// # Errors
     /// A flush or the checkpoint write failed (the store is then poisoned).
     pub fn checkpoint(&self) -> StoreResult<Checkpoint> {
-        self.inner.checkpoint_now()
+        self.inner.checkpoint_now(true)
     }
 
     /// Stops the background threads, flushes everything, writes the checkpoint and removes the
@@ -268,14 +300,20 @@ impl MessageStore {
             *stopped = true;
             self.stop.cv.notify_all();
         }
+        inner.log.ahead.stop();
+        // The builder indexes what was appended before it stops.
+        if let Some(b) = &inner.index_builder {
+            b.stop();
+        }
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for t in threads {
             let _ = t.join();
         }
+        inner.log.discard_staged();
         inner.flush.check()?;
         let flushed = inner.log.flush(&*inner.disk)?;
         inner.flush.complete(Ok(flushed));
-        inner.checkpoint_now()?;
+        inner.checkpoint_now(true)?;
         let abort = inner.root.join("abort");
         fs::remove_file(&abort).map_err(|e| StoreError::io("remove abort marker", &abort, e))?;
         disk::sync_dir(&inner.root).map_err(|e| StoreError::io("sync dir", &inner.root, e))?;
@@ -323,7 +361,7 @@ fn maintenance_loop(inner: &Inner, stop: &Stop) {
         if now >= next_cq {
             next_cq = now + cq_every;
             if inner.flush.check().is_ok() {
-                if let Err(e) = inner.checkpoint_now() {
+                if let Err(e) = inner.checkpoint_now(false) {
                     tracing::error!(error = %e, "consume-queue/index flush or checkpoint failed");
                 }
             }
@@ -391,6 +429,13 @@ impl Inner {
         } else {
             None
         };
+        // The builder resumes where recovery cut the index and catches up in the background.
+        let index_start = IndexProgress {
+            phys: idx_target,
+            file: index.as_ref().map_or(0, |i| i.position().0),
+            count: index.as_ref().map_or(0, |i| i.position().1),
+        };
+        let index_builder = index.as_ref().map(|_| IndexBuilder::new(index_start));
         let flushed = log.flushed();
         let inner = Self {
             root: root.clone(),
@@ -398,6 +443,8 @@ impl Inner {
             tail: Mutex::new(opened.tail),
             queues,
             index,
+            index_builder,
+            index_flushed: Mutex::new((index_start, Instant::now())),
             flush: FlushShared::new(flushed),
             dispatched: AtomicU64::new(end),
             disk_full: AtomicBool::new(false),
@@ -408,41 +455,35 @@ impl Inner {
             recovery,
             lock: Mutex::new(Some(lock)),
         };
-        inner.replay(cq_target, idx_target, end)?;
+        inner.replay_queues(cq_target, end)?;
         // Make the repaired state durable and record it, so a second crash starts from here.
         let flushed = inner.log.flush(&*inner.disk)?;
         inner.flush.complete(Ok(flushed));
-        inner.checkpoint_now()?;
+        inner.checkpoint_now(true)?;
         File::create(&abort).map_err(|e| StoreError::io("create abort marker", &abort, e))?;
         disk::sync_dir(&root).map_err(|e| StoreError::io("sync dir", &root, e))?;
         inner.update_disk_full();
         Ok(inner)
     }
 
-    /// Re-dispatches records past the checkpoint: consume-queue units from `cq_from` (units the
-    /// queues already hold are skipped), index entries from `idx_from`.
-    fn replay(&self, cq_from: u64, idx_from: u64, end: u64) -> StoreResult<()> {
-        let from = cq_from.min(idx_from);
-        if from >= end {
+    /// Re-dispatches records in `[cq_from, end)` to the consume queues (units the queues already
+    /// hold are skipped). The index builder replays its own part, in the background.
+    fn replay_queues(&self, cq_from: u64, end: u64) -> StoreResult<()> {
+        if cq_from >= end {
             return Ok(());
         }
         tracing::info!(
-            from,
+            from = cq_from,
             end,
-            "replaying commit log into consume queues and index"
+            "replaying commit log into consume queues"
         );
+        let dispatcher = Dispatcher {
+            queues: &self.queues,
+            disk: &*self.disk,
+        };
         let mut replayed = 0u64;
-        self.log.replay(from, end, |view| {
-            let phys = u64::try_from(view.physical_offset).unwrap_or(0);
-            let dispatcher = Dispatcher {
-                queues: &self.queues,
-                index: self.index.as_ref().filter(|_| phys >= idx_from),
-                disk: &*self.disk,
-            };
-            let req = DispatchRequest::from_view(view, &self.delay_levels_ms);
-            if phys >= cq_from || dispatcher.index.is_some() {
-                dispatcher.dispatch(&req)?;
-            }
+        self.log.replay(cq_from, end, |view| {
+            dispatcher.dispatch(&DispatchRequest::from_view(view, &self.delay_levels_ms))?;
             replayed += 1;
             Ok(())
         })?;
@@ -455,12 +496,12 @@ impl Inner {
             log: &self.log,
             dispatcher: Dispatcher {
                 queues: &self.queues,
-                index: self.index.as_ref(),
                 disk: &*self.disk,
             },
             disk: &*self.disk,
             delay_levels_ms: &self.delay_levels_ms,
             max_body: self.config.max_message_size,
+            max_index_keys: self.index.as_ref().map(IndexService::max_entries),
         }
     }
 
@@ -498,13 +539,14 @@ impl Inner {
         }
     }
 
-    /// Flushes consume queues and index and writes the checkpoint. A flush failure poisons.
-    pub(crate) fn checkpoint_now(&self) -> StoreResult<Checkpoint> {
-        let (dispatched, (index_file, index_count), last_ts) = {
+    /// Flushes the consume queues and writes the checkpoint; flushes the index too when `force`
+    /// or when `index_flush_interval_ms` has passed since its last flush, and otherwise records
+    /// the index position of that last flush. A flush failure poisons.
+    pub(crate) fn checkpoint_now(&self, force: bool) -> StoreResult<Checkpoint> {
+        let (dispatched, last_ts) = {
             let tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
             (
                 self.dispatched.load(Ordering::Acquire),
-                self.index.as_ref().map_or((0, 0), |i| i.position()),
                 tail.last_store_timestamp,
             )
         };
@@ -512,15 +554,30 @@ impl Inner {
             for q in self.queues.all() {
                 q.flush(&*self.disk)?;
             }
-            if let Some(index) = &self.index {
-                index.flush(&*self.disk)?;
-            }
+            let index_at = match (&self.index, &self.index_builder) {
+                (Some(index), Some(builder)) => {
+                    let mut last = self.index_flushed.lock().unwrap_or_else(|p| p.into_inner());
+                    let every = Duration::from_millis(self.config.index_flush_interval_ms);
+                    if force || last.1.elapsed() >= every {
+                        // Progress first: entries up to it are in the files when they are flushed.
+                        let progress = builder.progress();
+                        index.flush(&*self.disk)?;
+                        *last = (progress, Instant::now());
+                    }
+                    last.0
+                }
+                _ => IndexProgress {
+                    phys: dispatched,
+                    file: 0,
+                    count: 0,
+                },
+            };
             let cp = Checkpoint {
                 commit_log_flushed: self.log.flushed(),
                 consume_queue_phys: dispatched,
-                index_phys: dispatched,
-                index_file,
-                index_count,
+                index_phys: index_at.phys,
+                index_file: index_at.file,
+                index_count: index_at.count,
                 physic_msg_timestamp: last_ts,
                 logics_msg_timestamp: last_ts,
                 index_msg_timestamp: last_ts,

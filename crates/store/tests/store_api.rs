@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::{msg, small_config, FaultDisk};
 use saturn_protocol::message::record::{decode, MessageToStore};
 use saturn_protocol::message::{tags_code, TagFilter};
-use saturn_store::{AcceptAll, FlushMode, GetMessageStatus, MessageStore, StoreError};
+use saturn_store::{AcceptAll, FlushMode, GetMessageStatus, MessageStore, StoreConfig, StoreError};
 
 fn body(i: usize) -> Vec<u8> {
     format!("body-{i}").into_bytes()
@@ -316,9 +316,12 @@ fn full_disk_is_an_error_not_a_crash() {
     // Simulated: the Disk seam makes posix_fallocate report ENOSPC, as a full file system does.
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(FaultDisk::default());
-    let store =
-        MessageStore::open_with_disk(small_config(dir.path(), FlushMode::Async), disk.clone())
-            .unwrap();
+    // Segments created at roll-over (a pre-created one would already have its space).
+    let cfg = StoreConfig {
+        precreate_segments: false,
+        ..small_config(dir.path(), FlushMode::Async)
+    };
+    let store = MessageStore::open_with_disk(cfg, disk.clone()).unwrap();
     store.append(&msg("D", 0, &[1; 3000], &[])).unwrap();
     store.append(&msg("D", 0, &[2; 3000], &[])).unwrap();
     disk.no_space.store(true, Ordering::SeqCst);

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use saturn_protocol::body::TopicFilterType;
 use saturn_protocol::code::response;
 use saturn_protocol::command::RemotingCommand;
-use saturn_protocol::header::{SendMessageRequest, SendMessageResponse};
+use saturn_protocol::header::{SendMessageResponse, SendMessageView};
 use saturn_protocol::message::{
     decode_batch, offset_msg_id, properties, sysflag, MessageToStore, UniqIdGenerator,
 };
@@ -60,10 +60,53 @@ pub struct SendProcessor {
 
 /// A prepared send: the records and where the first goes.
 struct Prepared {
-    msgs: Vec<MessageToStore>,
+    msgs: Records,
     wait: bool,
+    /// `UNIQ_KEY` of the message (a batch: of the wrapper), answered as `transactionId`.
     transaction_id: Option<String>,
 }
+
+/// One record (the common case, without a `Vec`) or a batch.
+enum Records {
+    One(MessageToStore),
+    Many(Vec<MessageToStore>),
+}
+
+impl Records {
+    fn as_slice(&self) -> &[MessageToStore] {
+        match self {
+            Records::One(m) => std::slice::from_ref(m),
+            Records::Many(v) => v,
+        }
+    }
+}
+
+/// The properties the send path looks at, found in one pass (the last value of each, as
+/// [`properties::find`] would give).
+#[derive(Debug, Default)]
+struct PropertyFacts<'a> {
+    wait: Option<&'a str>,
+    uniq_key: Option<&'a str>,
+    cluster: Option<&'a str>,
+}
+
+impl<'a> PropertyFacts<'a> {
+    fn scan(props: &'a str) -> Self {
+        let mut facts = PropertyFacts::default();
+        for (name, value) in properties::iter(props) {
+            match name {
+                properties::WAIT => facts.wait = Some(value),
+                properties::UNIQ_KEY => facts.uniq_key = Some(value),
+                properties::CLUSTER => facts.cluster = Some(value),
+                _ => {}
+            }
+        }
+        facts
+    }
+}
+
+/// Room reserved in a message's properties for what the broker appends (`UNIQ_KEY`, `CLUSTER`).
+const APPENDED_PROPERTIES: usize = 64;
 
 impl SendProcessor {
     /// Builds the processor.
@@ -91,29 +134,33 @@ impl SendProcessor {
     /// # Errors
     /// Bad header, illegal message, unknown topic, store failure.
     pub async fn handle(&self, channel: &Channel, req: &RemotingCommand) -> Reply {
-        let header = SendMessageRequest::from_command(req)?;
+        let header = SendMessageView::from_command(req)?;
         let prepared = self.prepare(&header, req, channel.remote_addr()).await?;
-        let (results, durability) = self.appender.append(&prepared.msgs)?;
+        let msgs = prepared.msgs.as_slice();
+        let (results, durability) = self.appender.append(msgs)?;
         let code = self.await_durability(durability, prepared.wait).await?;
         let first = results
             .first()
             .ok_or_else(|| RequestError::System("nothing was stored".into()))?;
-        let queue_id = prepared.msgs.first().map_or(0, |m| m.queue_id);
-        let mut resp =
-            SendMessageResponse::new(self.msg_ids(&results), queue_id, first.queue_offset);
-        resp.transaction_id = prepared.transaction_id;
-        resp.msg_region = Some(self.settings.region_id.clone());
-        resp.trace_on = Some(self.settings.trace_on);
+        let resp = SendMessageResponse {
+            msg_id: self.msg_ids(&results),
+            queue_id: msgs.first().map_or(0, |m| m.queue_id),
+            queue_offset: first.queue_offset,
+            transaction_id: prepared.transaction_id,
+            msg_region: Some(self.settings.region_id.clone()),
+            trace_on: Some(self.settings.trace_on),
+            ..Default::default()
+        };
         Ok(with_header(req, code, &resp))
     }
 
     async fn prepare(
         &self,
-        h: &SendMessageRequest,
+        h: &SendMessageView<'_>,
         req: &RemotingCommand,
         born_host: SocketAddr,
     ) -> Result<Prepared, RequestError> {
-        validate_topic(&h.topic, self.settings.max_topic_length)?;
+        validate_topic(h.topic, self.settings.max_topic_length)?;
         if req.body.len() > self.settings.max_message_size {
             return Err(RequestError::MessageIllegal(format!(
                 "the message body size over max value, MAX: {}",
@@ -122,9 +169,9 @@ impl SendProcessor {
         }
         let auto = AutoCreate {
             queue_nums: h.default_topic_queue_nums,
-            default_topic: &h.default_topic,
+            default_topic: h.default_topic,
         };
-        let topic = self.topics.for_send(&h.topic, auto).await?;
+        let topic = self.topics.for_send(h.topic, auto).await?;
         let mut queue_id = h.queue_id;
         if queue_id < 0 || queue_id >= topic.write_queue_nums {
             let n = u32::try_from(topic.write_queue_nums.max(1)).unwrap_or(1);
@@ -135,10 +182,11 @@ impl SendProcessor {
         if topic.topic_filter_type == TopicFilterType::MultiTag {
             sys_flag |= sysflag::MULTI_TAGS;
         }
-        let wrapper_props = h.properties.clone().unwrap_or_default();
-        let wait = properties::find(&wrapper_props, properties::WAIT) != Some("false");
+        let wrapper_props = h.properties.unwrap_or_default();
+        let facts = PropertyFacts::scan(wrapper_props);
+        let wait = facts.wait != Some("false");
         let template = MessageToStore {
-            topic: h.topic.clone(),
+            topic: h.topic.to_owned(),
             queue_id,
             flag: h.flag,
             sys_flag,
@@ -151,12 +199,15 @@ impl SendProcessor {
             properties: String::new(),
         };
         if h.is_batch() {
-            return self.prepare_batch(template, &wrapper_props, wait);
+            return self.prepare_batch(template, facts, wait);
         }
         let mut msg = template;
-        msg.properties = self.complete_properties(wrapper_props);
-        let transaction_id =
-            properties::find(&msg.properties, properties::UNIQ_KEY).map(str::to_owned);
+        msg.properties = self.complete_properties(wrapper_props, &facts);
+        let transaction_id = match facts.uniq_key {
+            Some(id) => Some(id.to_owned()),
+            // The broker just made one up.
+            None => properties::find(&msg.properties, properties::UNIQ_KEY).map(str::to_owned),
+        };
         if msg.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
             self.retry_or_dlq(&mut msg, h.max_reconsume_times).await?;
         }
@@ -164,7 +215,7 @@ impl SendProcessor {
             to_half_message(&mut msg);
         }
         Ok(Prepared {
-            msgs: vec![msg],
+            msgs: Records::One(msg),
             wait,
             transaction_id,
         })
@@ -173,7 +224,7 @@ impl SendProcessor {
     fn prepare_batch(
         &self,
         template: MessageToStore,
-        wrapper_props: &str,
+        wrapper: PropertyFacts<'_>,
         wait: bool,
     ) -> Result<Prepared, RequestError> {
         if template.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
@@ -196,25 +247,29 @@ impl SendProcessor {
             .map(|e| MessageToStore {
                 flag: e.flag,
                 body: e.body,
-                properties: self.complete_properties(e.properties),
+                properties: self
+                    .complete_properties(&e.properties, &PropertyFacts::scan(&e.properties)),
                 ..template.clone()
             })
             .collect();
         Ok(Prepared {
-            msgs,
+            msgs: Records::Many(msgs),
             wait,
-            transaction_id: properties::find(wrapper_props, properties::UNIQ_KEY)
-                .map(str::to_owned),
+            transaction_id: wrapper.uniq_key.map(str::to_owned),
         })
     }
 
-    /// Adds `UNIQ_KEY` when the producer did not set one, and `CLUSTER`.
-    fn complete_properties(&self, mut props: String) -> String {
-        if properties::find(&props, properties::UNIQ_KEY).is_none() {
+    /// The stored properties: the producer's plus `UNIQ_KEY` when it did not set one, and
+    /// `CLUSTER`; one allocation, sized up front.
+    fn complete_properties(&self, sent: &str, facts: &PropertyFacts<'_>) -> String {
+        let cluster = self.identity.cluster.as_str();
+        let mut props = String::with_capacity(sent.len() + cluster.len() + APPENDED_PROPERTIES);
+        props.push_str(sent);
+        if facts.uniq_key.is_none() {
             properties::push(&mut props, properties::UNIQ_KEY, &self.uniq.next_id());
         }
-        if properties::find(&props, properties::CLUSTER) != Some(self.identity.cluster.as_str()) {
-            properties::push(&mut props, properties::CLUSTER, &self.identity.cluster);
+        if facts.cluster != Some(cluster) {
+            properties::push(&mut props, properties::CLUSTER, cluster);
         }
         props
     }
@@ -256,12 +311,16 @@ impl SendProcessor {
     }
 
     fn msg_ids(&self, results: &[AppendResult]) -> String {
-        let ids = results.iter().map(|r| {
+        let id = |r: &AppendResult| {
             offset_msg_id(
                 self.identity.store_host,
                 i64::try_from(r.phys).unwrap_or(i64::MAX),
             )
-        });
+        };
+        if let [one] = results {
+            return id(one);
+        }
+        let ids = results.iter().map(id);
         let mut out = String::with_capacity(results.len() * 33);
         for (i, id) in ids.enumerate() {
             if i > 0 {

@@ -1,7 +1,9 @@
 //! The write path. Runs entirely under the store's append lock: reserve every file the append
 //! will need (so nothing can fail half-way for lack of space), extend the segment's write lease
 //! if the records would cross it (see [`super::lease`]), encode the records straight into the
-//! mapped segment, publish them, then dispatch them to the consume queues and the index.
+//! mapped segment, publish them, then dispatch them to the consume queues. Index entries are
+//! added afterwards by the index builder thread, and pages and the next segment are prepared by
+//! the [`super::ahead`] thread, so neither costs the append path.
 
 use saturn_protocol::message::record::{
     encode_into, encoded_len, write_blank_marker, MessageToStore,
@@ -43,6 +45,9 @@ pub struct AppendContext<'a> {
     pub delay_levels_ms: &'a [i64],
     /// Largest accepted body.
     pub max_body: usize,
+    /// With the index enabled, its entries per file: a message with this many keys or more
+    /// could never be indexed and is refused.
+    pub max_index_keys: Option<u32>,
 }
 
 /// Topic names become directory names: allow only RocketMQ's character set (`[%|a-zA-Z0-9_-]`),
@@ -98,7 +103,6 @@ pub fn append(
             ),
             store_timestamp: a.store_timestamp,
             sys_flag: m.sys_flag,
-            properties: &m.properties,
         };
         ctx.dispatcher
             .dispatch(&req)
@@ -116,7 +120,6 @@ fn write_records(
     let seg_size = usize::try_from(ctx.log.segment_size).unwrap_or(usize::MAX);
     let mut lens = Vec::with_capacity(msgs.len());
     let mut total = 0usize;
-    let mut index_entries = 0u32;
     for m in msgs {
         check_topic(&m.topic)?;
         if m.body.len() > ctx.max_body {
@@ -134,8 +137,14 @@ fn write_records(
         let len = encoded_len(m).map_err(|e| StoreError::InvalidMessage(e.to_string()))?;
         lens.push(len);
         total = total.saturating_add(len);
-        index_entries =
-            index_entries.saturating_add(dispatch::index_entry_count(m.sys_flag, &m.properties));
+        if let Some(max) = ctx.max_index_keys {
+            let n = dispatch::index_entry_count(m.sys_flag, &m.properties);
+            if n >= max {
+                return Err(StoreError::InvalidMessage(format!(
+                    "message has {n} index keys, more than an index file holds"
+                )));
+            }
+        }
     }
     if total + MIN_BLANK > seg_size {
         return Err(StoreError::MessageTooLarge {
@@ -172,17 +181,13 @@ fn write_records(
     for (q, end) in &queues {
         q.reserve(ctx.disk, *end)?;
     }
-    if let Some(index) = ctx.dispatcher.index {
-        index.reserve(ctx.disk, index_entries, now_ms)?;
-    }
 
     let store_ts = now_ms.max(tail.last_store_timestamp);
     ensure_space(ctx, tail, total)?;
     let writer = tail.writer.as_mut().ok_or(StoreError::Closed)?;
     // Room for the end-of-segment marker that may follow these records is covered too.
     let needed_end = (writer.staged_end() + total + MIN_BLANK) as u64;
-    tail.lease
-        .cover(tail.writer_start, needed_end, ctx.log.segment_size)?;
+    ctx.log.cover_lease(tail.writer_start, needed_end)?;
     let mut phys = tail.writer_start + writer.staged_end() as u64;
     let mut out = Vec::with_capacity(msgs.len());
     for ((m, len), qoff) in msgs.iter().zip(&lens).zip(&offsets) {
@@ -207,6 +212,7 @@ fn write_records(
         .written
         .store(phys, std::sync::atomic::Ordering::Release);
     tail.last_store_timestamp = store_ts;
+    ctx.log.ahead.wrote_to(phys);
     Ok(out)
 }
 
@@ -232,7 +238,7 @@ fn ensure_space(ctx: &AppendContext<'_>, tail: &mut Tail, len: usize) -> StoreRe
         // already, but not after a recovery that found no usable lease for this segment. Done
         // before creating the next segment so a failure leaves nothing half done.
         let marker_end = (writer.staged_end() + MIN_BLANK.min(remaining)) as u64;
-        tail.lease.cover(tail.writer_start, marker_end, seg_size)?;
+        ctx.log.cover_lease(tail.writer_start, marker_end)?;
     }
     let next_start = tail.writer_start + seg_size;
     let new_writer = ctx.log.create_segment(ctx.disk, next_start)?;

@@ -14,8 +14,10 @@
 //! - the writer never puts a non-zero byte at or past the durable lease end: before staging bytes
 //!   that would cross it (records, or an end-of-segment marker), it rewrites the lease to
 //!   `needed end + LEASE_AHEAD` (clamped to the segment end) and `fdatasync`s it. That is one small
-//!   synced write per [`LEASE_AHEAD`] bytes appended, done under the append lock, which readers
-//!   never take. The first append into a new segment records the first lease for it;
+//!   synced write per [`LEASE_AHEAD`] bytes appended. Normally the thread working ahead of the
+//!   writer ([`super::ahead`]) extends the lease before the writer gets near its end, so the sync
+//!   does not happen under the append lock; the writer does it itself only if it catches up. The
+//!   first append into a new segment records the first lease for it;
 //! - recovery only writes zeros.
 //!
 //! A segment with no usable lease record — a store written before leases existed, a torn or
@@ -134,8 +136,9 @@ pub fn load(path: &Path) -> StoreResult<Option<Lease>> {
     }
 }
 
-/// The open lease file and the lease in force for the segment being written. Owned by the tail,
-/// so only the appender (under the append lock) and recovery touch it.
+/// The open lease file and the lease in force for the segment being written. Kept behind a mutex
+/// in the commit log: the appender extends it when its records would cross it, the thread
+/// working ahead extends it early, recovery adopts the recorded one.
 #[derive(Debug)]
 pub struct LeaseFile {
     path: PathBuf,
@@ -203,16 +206,49 @@ impl LeaseFile {
         {
             return Ok(());
         }
-        let lease = Lease {
+        self.record(Lease {
             segment_start,
             end: needed_end.saturating_add(LEASE_AHEAD).min(segment_size),
+        })
+    }
+
+    /// Early extension, off the append path: if a lease for the segment starting at
+    /// `segment_start` is in force and ends less than `LEASE_AHEAD / 2` past `pos` (an offset
+    /// within the segment, at or below what has been written), records `pos + LEASE_AHEAD`
+    /// (at most `segment_size`). Never records the first lease of a segment: that is the
+    /// writer's, on its first append there. Returns whether a new lease was recorded.
+    ///
+    /// # Errors
+    /// Writing or syncing the file failed; the old lease stays in force.
+    pub fn extend_early(
+        &mut self,
+        segment_start: u64,
+        pos: u64,
+        segment_size: u64,
+    ) -> StoreResult<bool> {
+        let Some(cur) = self.current.filter(|l| l.segment_start == segment_start) else {
+            return Ok(false);
         };
+        let end = pos.saturating_add(LEASE_AHEAD).min(segment_size);
+        if cur.end.saturating_sub(pos) >= LEASE_AHEAD / 2 || end <= cur.end {
+            return Ok(false);
+        }
+        self.record(Lease { segment_start, end })?;
+        Ok(true)
+    }
+
+    /// Writes and syncs `lease`, then makes it the one in force.
+    fn record(&mut self, lease: Lease) -> StoreResult<()> {
         let write = || -> std::io::Result<()> {
             self.file.write_all_at(&lease.encode(), 0)?;
             self.file.sync_data()
         };
         write().map_err(|e| StoreError::io("write commit-log lease", &self.path, e))?;
-        tracing::debug!(segment_start, end = lease.end, "commit-log lease extended");
+        tracing::debug!(
+            segment_start = lease.segment_start,
+            end = lease.end,
+            "commit-log lease extended"
+        );
         self.current = Some(lease);
         Ok(())
     }
@@ -272,5 +308,25 @@ mod tests {
         drop(f);
         let (_, recorded) = LeaseFile::open(&p).unwrap();
         assert_eq!(recorded.map(|l| l.segment_start), Some(seg));
+    }
+
+    #[test]
+    fn early_extension_only_near_the_end_of_an_established_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = path(&dir.path().join("commitlog"));
+        let (mut f, _) = LeaseFile::open(&p).unwrap();
+        let seg = 1u64 << 30;
+        assert!(
+            !f.extend_early(0, 10, seg).unwrap(),
+            "no lease yet: the writer records the first"
+        );
+        f.cover(0, 100, seg).unwrap();
+        assert!(!f.extend_early(0, 1000, seg).unwrap(), "far from its end");
+        assert!(!f.extend_early(seg, 10, seg).unwrap(), "another segment");
+        let near = 100 + LEASE_AHEAD / 2 + 1;
+        assert!(f.extend_early(0, near, seg).unwrap());
+        let recorded = load(&p).unwrap().unwrap();
+        assert_eq!(recorded.end, near + LEASE_AHEAD);
+        assert_eq!(f.current(), Some(recorded));
     }
 }

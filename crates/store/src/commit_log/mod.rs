@@ -7,16 +7,18 @@
 //! Submodules: [`append`] (the write path under the append lock), [`read`] (zero-copy reads),
 //! [`recover`] (open: validate the tail, truncate a torn record, replay for the dispatcher),
 //! [`lease`] (the durable bound on where the last segment may hold non-zero bytes, which keeps
-//! recovery's zeroing of the cut-off tail short).
+//! recovery's zeroing of the cut-off tail short), [`ahead`] (the thread that prefaults pages and
+//! pre-creates the next segment ahead of the writer).
 
+pub mod ahead;
 pub mod append;
 pub mod lease;
 pub mod read;
 pub mod recover;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::disk::{self, Disk};
 use crate::error::{StoreError, StoreResult};
@@ -41,8 +43,6 @@ pub struct Tail {
     pub(crate) writer_start: u64,
     /// Store time of the last record, so store times never go backwards.
     pub(crate) last_store_timestamp: i64,
-    /// The write lease of the writer's segment: extended before bytes past it are staged.
-    pub(crate) lease: LeaseFile,
 }
 
 /// The commit log.
@@ -55,6 +55,16 @@ pub struct CommitLog {
     written: AtomicU64,
     /// Everything below is durable.
     flushed: AtomicU64,
+    /// Prefaulting and segment pre-creation ahead of the writer.
+    pub(crate) ahead: ahead::Ahead,
+    /// The write lease of the writer's segment: extended before bytes past it are staged.
+    lease: Mutex<LeaseFile>,
+    /// Global offset up to which the durable lease in force covers its segment (segment start +
+    /// lease end; 0 without one): the append path's lock-free check.
+    lease_until: AtomicU64,
+    /// A segment was renamed into place since the directory was last synced: the next flush
+    /// syncs the directory before any byte of that segment counts as durable.
+    dir_sync_pending: AtomicBool,
 }
 
 impl CommitLog {
@@ -100,20 +110,43 @@ impl CommitLog {
         segs.get(idx).filter(|s| s.start <= phys).cloned()
     }
 
-    /// Creates the segment starting at `start` and returns its writer.
+    /// Creates the segment starting at `start` and returns its writer: the pre-created one if the
+    /// [`ahead`] thread has it ready (a rename; the directory sync is left to the next flush),
+    /// otherwise a new file created inline.
     fn create_segment(&self, disk: &dyn Disk, start: u64) -> StoreResult<FileWriter> {
         let name = disk::offset_name(start);
         let path = self.dir.join(&name);
-        let file = disk::create_preallocated(disk, &self.dir, &name, self.segment_size)
-            .map_err(|e| StoreError::io("create commit-log segment", &path, e))?;
-        let len = usize::try_from(self.segment_size)
-            .map_err(|_| StoreError::InvalidConfig("segment size does not fit in memory".into()))?;
-        let mapped = MappedFile::map(&path, &file, len, 0)
-            .map_err(|e| StoreError::io("map commit-log segment", &path, e))?;
-        let writer = mapped.writer().ok_or_else(|| StoreError::Corrupt {
+        let mapped = match self.ahead.take_staged(start) {
+            Some((tmp, mapped)) => match std::fs::rename(&tmp, &path) {
+                Ok(()) => {
+                    self.dir_sync_pending.store(true, Ordering::Release);
+                    Some(mapped)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, path = %tmp.display(), "cannot use the pre-created segment");
+                    let _ = std::fs::remove_file(&tmp);
+                    None
+                }
+            },
+            None => None,
+        };
+        let mapped = match mapped {
+            Some(m) => m,
+            None => {
+                let file = disk::create_preallocated(disk, &self.dir, &name, self.segment_size)
+                    .map_err(|e| StoreError::io("create commit-log segment", &path, e))?;
+                let len = usize::try_from(self.segment_size).map_err(|_| {
+                    StoreError::InvalidConfig("segment size does not fit in memory".into())
+                })?;
+                MappedFile::map(&path, &file, len, 0)
+                    .map_err(|e| StoreError::io("map commit-log segment", &path, e))?
+            }
+        };
+        let mut writer = mapped.writer().ok_or_else(|| StoreError::Corrupt {
             path: path.clone(),
             reason: "new segment already has a writer".into(),
         })?;
+        writer.disable_prefault();
         self.segments
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -121,7 +154,36 @@ impl CommitLog {
                 start,
                 file: mapped,
             });
+        // Time to stage the one after it.
+        self.ahead.kick();
         Ok(writer)
+    }
+
+    /// Makes sure the durable lease covers the segment starting at `segment_start` up to
+    /// `needed_end` (an offset within it); see [`lease`]. Lock-free when it already does, which is
+    /// the rule since the [`ahead`] thread extends it early.
+    ///
+    /// # Errors
+    /// Recording a new lease failed; nothing may then be written past the old one.
+    pub(crate) fn cover_lease(&self, segment_start: u64, needed_end: u64) -> StoreResult<()> {
+        // A lease of an earlier segment ends at or before `segment_start`, so this cannot pass
+        // for the wrong segment (`needed_end` is at least 1 whenever bytes are staged).
+        if needed_end > 0
+            && self.lease_until.load(Ordering::Acquire) >= segment_start.saturating_add(needed_end)
+        {
+            return Ok(());
+        }
+        let mut lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        lease.cover(segment_start, needed_end, self.segment_size)?;
+        self.publish_lease(&lease);
+        Ok(())
+    }
+
+    fn publish_lease(&self, lease: &LeaseFile) {
+        let until = lease
+            .current()
+            .map_or(0, |l| l.segment_start.saturating_add(l.end));
+        self.lease_until.store(until, Ordering::Release);
     }
 
     /// Flushes everything published so far; returns the new durable end. Only one thread flushes
@@ -134,6 +196,14 @@ impl CommitLog {
         let from = self.flushed();
         if target <= from {
             return Ok(from);
+        }
+        // A segment renamed into place before `target` was published must have a durable name
+        // before its bytes count as flushed (the rename happens before `written` moves into it).
+        if self.dir_sync_pending.swap(false, Ordering::AcqRel) {
+            if let Err(e) = disk::sync_dir(&self.dir) {
+                self.dir_sync_pending.store(true, Ordering::Release);
+                return Err(StoreError::io("sync commit-log dir", &self.dir, e));
+            }
         }
         for seg in self.segments() {
             let seg_end = seg.start + self.segment_size;

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use saturn_protocol::message::record::{
     decode_view, peek_magic, peek_total_size, RecordView, BLANK_MAGIC_CODE,
@@ -174,12 +174,11 @@ pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened
                 .map_err(|e| StoreError::io("delete segment", s.file.path(), e))?;
         }
     }
-    let (lease_file, recorded) = LeaseFile::open(&lease::path(dir))?;
+    let (mut lease_file, recorded) = LeaseFile::open(&lease::path(dir))?;
     let mut tail = Tail {
         writer: None,
         writer_start: end,
         last_store_timestamp: last_ts,
-        lease: lease_file,
     };
     let mut tail_cleanup = None;
     if let Some(last) = segments.last_mut() {
@@ -194,6 +193,8 @@ pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened
             .file
             .writer()
             .ok_or_else(|| corrupt(&path, "segment writer already taken"))?;
+        // Pages ahead of the writer are faulted in by the `ahead` thread.
+        writer.disable_prefault();
         let lease = usable_lease(recorded, last.start, published as u64);
         let limit = lease.map_or(seg_len, |l| {
             usize::try_from(l.end).map_or(seg_len, |e| e.min(seg_len))
@@ -202,7 +203,7 @@ pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened
             .zero_unpublished(&file, limit)
             .map_err(|e| StoreError::io("zero the end of the commit log", &path, e))?;
         if let Some(l) = lease {
-            tail.lease.adopt(l);
+            lease_file.adopt(l);
         }
         let cleanup = TailCleanup {
             segment_start: last.start,
@@ -226,6 +227,14 @@ pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened
         segments: RwLock::new(segments),
         written: AtomicU64::new(end),
         flushed: AtomicU64::new(scan_start.min(end)),
+        ahead: Default::default(),
+        lease_until: AtomicU64::new(
+            lease_file
+                .current()
+                .map_or(0, |l| l.segment_start.saturating_add(l.end)),
+        ),
+        lease: Mutex::new(lease_file),
+        dir_sync_pending: Default::default(),
     };
     Ok(Opened {
         log,

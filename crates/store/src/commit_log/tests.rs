@@ -20,12 +20,12 @@ fn rolls_over_with_blank_marker_and_global_offsets() {
         log: &opened.log,
         dispatcher: Dispatcher {
             queues: &queues,
-            index: None,
             disk: &OsDisk,
         },
         disk: &OsDisk,
         delay_levels_ms: &[],
         max_body: 1 << 20,
+        max_index_keys: None,
     };
     let body = vec![7u8; 1000];
     let mut all = Vec::new();
@@ -96,12 +96,12 @@ fn too_large_batch_is_rejected_without_writing() {
         log: &opened.log,
         dispatcher: Dispatcher {
             queues: &queues,
-            index: None,
             disk: &OsDisk,
         },
         disk: &OsDisk,
         delay_levels_ms: &[],
         max_body: 1 << 20,
+        max_index_keys: None,
     };
     let big = msg("T", 0, &vec![0u8; 4096], "");
     assert!(append(&ctx, &mut opened.tail, &[big], 1).is_err());
@@ -122,12 +122,12 @@ fn reopen_cuts_at_every_possible_tear_of_the_last_record() {
             log: &opened.log,
             dispatcher: Dispatcher {
                 queues: &queues,
-                index: None,
                 disk: &OsDisk,
             },
             disk: &OsDisk,
             delay_levels_ms: &[],
             max_body: 1 << 20,
+            max_index_keys: None,
         };
         let mut v = Vec::new();
         for i in 0..3u8 {

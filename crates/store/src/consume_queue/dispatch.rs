@@ -1,6 +1,8 @@
-//! The dispatcher: turns one commit-log record into its consume-queue unit and index entries.
-//! The same [`Dispatcher::dispatch`] runs live inside `append` (before it returns, so a woken long-poll
+//! The dispatcher: turns one commit-log record into its consume-queue unit. The same
+//! [`Dispatcher::dispatch`] runs live inside `append` (before it returns, so a woken long-poll
 //! consumer finds the unit) and during recovery, when records past the checkpoint are replayed.
+//! Index entries are added separately, by the background index builder
+//! ([`crate::index::builder`]).
 
 use saturn_protocol::message::record::RecordView;
 use saturn_protocol::message::{properties, sysflag, tag};
@@ -9,7 +11,7 @@ use super::table::ConsumeQueueTable;
 use super::Unit;
 use crate::disk::Disk;
 use crate::error::StoreResult;
-use crate::index::{index_keys, IndexService};
+use crate::index::index_keys;
 
 /// RocketMQ's topic for delayed messages; its tags code is the delivery time.
 pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
@@ -33,8 +35,6 @@ pub struct DispatchRequest<'a> {
     pub store_timestamp: i64,
     /// Sysflag (transaction type decides what is dispatched).
     pub sys_flag: i32,
-    /// Raw properties (index keys are read from them).
-    pub properties: &'a str,
 }
 
 impl<'a> DispatchRequest<'a> {
@@ -54,7 +54,6 @@ impl<'a> DispatchRequest<'a> {
             ),
             store_timestamp: view.store_timestamp,
             sys_flag: view.sys_flag,
-            properties: view.properties,
         }
     }
 
@@ -62,11 +61,6 @@ impl<'a> DispatchRequest<'a> {
     /// not (RocketMQ dispatches only non-transactional and commit records).
     pub fn goes_to_queue(&self) -> bool {
         takes_queue_offset(self.sys_flag)
-    }
-
-    /// Whether the record is indexed: everything but rollback records.
-    pub fn is_indexed(&self) -> bool {
-        sysflag::transaction_value(self.sys_flag) != sysflag::TRANSACTION_ROLLBACK_TYPE
     }
 }
 
@@ -107,15 +101,13 @@ pub fn tags_code(topic: &str, props: &str, store_timestamp: i64, delay_levels_ms
 pub struct Dispatcher<'a> {
     /// Consume queues.
     pub queues: &'a ConsumeQueueTable,
-    /// Index (None when indexing is disabled).
-    pub index: Option<&'a IndexService>,
     /// For creating files.
     pub disk: &'a dyn Disk,
 }
 
 impl Dispatcher<'_> {
-    /// Writes the record's consume-queue unit and index entries, creating files as needed
-    /// (the live path has reserved the space already, so there this cannot fail for space).
+    /// Writes the record's consume-queue unit, creating files as needed (the live path has
+    /// reserved the space already, so there this cannot fail for space).
     ///
     /// # Errors
     /// Creating a file failed.
@@ -131,11 +123,6 @@ impl Dispatcher<'_> {
                     tags_code: req.tags_code,
                 },
             )?;
-        }
-        if let Some(index) = self.index.filter(|_| req.is_indexed()) {
-            let n = index_entry_count(req.sys_flag, req.properties);
-            index.reserve(self.disk, n, req.store_timestamp)?;
-            index.put(req.topic, req.properties, req.phys, req.store_timestamp)?;
         }
         Ok(())
     }

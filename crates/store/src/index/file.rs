@@ -198,7 +198,7 @@ impl IndexFile {
         }
     }
 
-    /// Adds an entry; `false` if the file is full. Single writer (the dispatcher).
+    /// Adds an entry; `false` if the file is full. Single writer (the index builder).
     pub fn put(&self, key_hash: u32, phys: i64, store_timestamp: i64) -> bool {
         let count = self.index_count().max(1);
         if count >= self.max_entries {

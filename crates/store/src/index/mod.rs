@@ -1,7 +1,9 @@
 //! The message index: lookups by `topic#key` (each space-separated `KEYS` entry) and
 //! `topic#UNIQ_KEY`, within a store-time range. A sequence of [`file::IndexFile`]s under `index/`,
-//! named by creation time; a new one starts when the current one is full.
+//! named by creation time; a new one starts when the current one is full. Entries are added by
+//! the background [`builder`] (the only writer), not on the append path.
 
+pub mod builder;
 pub mod file;
 
 use std::fs;
@@ -127,6 +129,11 @@ impl IndexService {
         Ok(())
     }
 
+    /// Entries per index file.
+    pub fn max_entries(&self) -> u32 {
+        self.max_entries
+    }
+
     /// Makes sure the current file can take `n` more entries, starting a new file if not.
     ///
     /// # Errors
@@ -152,7 +159,7 @@ impl IndexService {
             }
         }
         // The full file is flushed by the next `flush` (before the checkpoint that names the new
-        // file), not here under the append lock.
+        // file), not here in the builder's path.
         let f = IndexFile::create(disk, &self.dir, id, self.slots, self.max_entries)?;
         self.files
             .write()

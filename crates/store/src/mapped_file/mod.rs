@@ -137,6 +137,22 @@ impl MappedFile {
         })
     }
 
+    /// Faults the pages of `[from, to)` in writable with one `MADV_POPULATE_WRITE` (clamped to
+    /// the file), without touching their contents: for a never-written page of a preallocated
+    /// file that means allocating and zeroing its page-cache page now rather than on the first
+    /// store. Safe to run concurrently with readers and the writer, since no byte changes.
+    ///
+    /// # Errors
+    /// The kernel does not support it (Linux < 5.14) or the range could not be populated.
+    pub fn prefault(&self, from: usize, to: usize) -> io::Result<()> {
+        let to = to.min(self.len);
+        if from >= to {
+            return Ok(());
+        }
+        self.map
+            .advise_range(Advice::PopulateWrite, from, to - from)
+    }
+
     /// Makes `[from, to)` durable with `msync(MS_SYNC)` (Linux turns it into a data sync of the
     /// range) and advances the flushed position to `to` if it was lower.
     ///
@@ -218,6 +234,12 @@ impl FileWriter {
         self.file.len.saturating_sub(self.staged)
     }
 
+    /// Stops this writer from prefaulting pages itself, for a file whose pages are faulted in
+    /// ahead of it by another thread (the commit log; see `commit_log::ahead`).
+    pub fn disable_prefault(&mut self) {
+        self.prefaulted = self.file.len;
+    }
+
     /// Reserves the next `len` bytes and returns them for writing; `None` if they do not fit.
     /// The bytes stay invisible to readers until [`FileWriter::publish`].
     pub fn stage(&mut self, len: usize) -> Option<&mut [u8]> {
@@ -243,17 +265,12 @@ impl FileWriter {
     /// 2.5× less CPU per appended KiB on ext4. The pages only become dirty zeros (the file is
     /// preallocated); contents are untouched, so this does not race with readers or the writer.
     /// Purely an optimisation: on a kernel without it (< 5.14) the normal faults happen instead.
+    /// Consume-queue files use this; the commit log has it done off the append path instead.
     fn prefault(&mut self, end: usize) {
         let from = self.prefaulted.max(self.staged);
         let ahead = PREFAULT_CHUNK.min(self.file.len / 16);
         let to = end.saturating_add(ahead).min(self.file.len);
-        if to > from
-            && self
-                .file
-                .map
-                .advise_range(Advice::PopulateWrite, from, to - from)
-                .is_err()
-        {
+        if to > from && self.file.prefault(from, to).is_err() {
             // Unsupported: stop trying for this file.
             self.prefaulted = self.file.len;
             return;
