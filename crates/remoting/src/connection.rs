@@ -6,7 +6,7 @@
 //! waiting (a send in async-flush mode, most admin calls) is answered on the spot; one that has
 //! to wait (a long poll, a sync flush, a disk read) continues in a task of its own. Everything to
 //! be written (responses, our requests) goes through the bounded queue to the writer
-//! ([`crate::writer`]), which writes all that is queued with one vectored write. When the queue
+//! (`writer`), which writes all that is queued with one vectored write. When the queue
 //! is full the producers wait; when `max_in_flight` is reached the reader stops reading:
 //! backpressure reaches the peer through TCP.
 //!

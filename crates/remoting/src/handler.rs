@@ -9,8 +9,11 @@ use crate::channel::Channel;
 /// Serves the requests arriving on connections (on a [`crate::Server`], and the server-initiated
 /// requests a [`crate::RemotingClient`] receives).
 ///
-/// Each request runs in its own task, so `handle` may await freely; responses go out in completion
-/// order, matched by `opaque`. The transport copies the request's `opaque` and header form onto the
+/// The returned future is polled once by the connection's reader: if it is ready then, the
+/// response is queued on the spot (no task, no extra wake-up — most requests); otherwise it
+/// continues in a task of its own, so `handle` may await freely and a slow request never holds up
+/// the others. Keep the work before the first await short: it runs on the reader. Responses go
+/// out in completion order, matched by `opaque`. The transport copies the request's `opaque` and header form onto the
 /// response and never writes a response to a oneway request. Unknown codes are the handler's
 /// business (answer `REQUEST_CODE_NOT_SUPPORTED`).
 pub trait RequestHandler: Send + Sync + 'static {

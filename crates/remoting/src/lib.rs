@@ -3,9 +3,10 @@
 //!
 //! Map of the crate (the way a frame travels):
 //! - [`codec`]: [`RemotingCodec`], the protocol's frame codec as a `tokio_util` codec with a
-//!   maximum frame length.
+//!   maximum frame length (for tools and tests; connections read and write frames themselves).
 //! - `connection` (internal): per connection a reader task and a writer task joined by a bounded
-//!   queue; requests are handled concurrently, responses leave in completion order.
+//!   queue; requests are handled concurrently (answered on the spot when their handler does not
+//!   wait), responses leave in completion order.
 //! - `writer` (internal): the writer task, which sends everything queued with vectored writes
 //!   (bodies and pull-response chunks are never copied into the write buffer).
 //! - [`channel`]: [`Channel`], the handle of one connection: send requests (`request`,

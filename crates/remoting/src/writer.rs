@@ -6,13 +6,15 @@
 //! (the store's record slices). A flush hands heads and bodies to `writev` together, up to
 //! [`MAX_IOVECS`] at a time, so N queued responses cost one syscall instead of N.
 
+use std::future::poll_fn;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use saturn_protocol::command::RemotingCommand;
 use saturn_protocol::frame::encode_frame_head;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -184,13 +186,17 @@ impl Writer {
         } = self;
         let mut first = 0;
         while first < segments.len() {
-            let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
-            let mut n = 0;
-            for (slot, seg) in iov.iter_mut().zip(segments.iter().skip(first)) {
-                *slot = IoSlice::new(seg);
-                n += 1;
-            }
-            let written = io.write_vectored(iov.get(..n).unwrap_or_default()).await?;
+            // The iovec array lives only inside one poll, not in the task's state.
+            let written = poll_fn(|cx| {
+                let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
+                let mut n = 0;
+                for (slot, seg) in iov.iter_mut().zip(segments.iter().skip(first)) {
+                    *slot = IoSlice::new(seg);
+                    n += 1;
+                }
+                Pin::new(&mut *io).poll_write_vectored(cx, iov.get(..n).unwrap_or_default())
+            })
+            .await?;
             if written == 0 {
                 return Err(io::Error::from(io::ErrorKind::WriteZero).into());
             }

@@ -139,6 +139,43 @@ async fn many_concurrent_requests_on_one_connection_are_matched_by_opaque() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_bodies_arrive_whole_among_many_pipelined_replies() {
+    let handler = TestHandler::new();
+    let server = start_server(handler.clone(), ServerConfig::default()).await;
+    let client = RemotingClient::new(ClientConfig::default());
+    let addr = server.addr_str();
+    let mut tasks = Vec::new();
+    for i in 0..300usize {
+        let client = client.clone();
+        let addr = addr.clone();
+        tasks.push(tokio::spawn(async move {
+            // Sizes from empty to several write batches' worth, with recognisable content.
+            let len = (i * 997) % 20_000;
+            let body: Bytes = (0..len)
+                .map(|j| (i + j * 7) as u8)
+                .collect::<Vec<u8>>()
+                .into();
+            let code = if i % 3 == 0 { ECHO } else { CHUNKED };
+            let form = if i % 2 == 0 {
+                SerializeType::Json
+            } else {
+                SerializeType::RocketMq
+            };
+            let req = RemotingCommand::new_request(code, ExtFields::new())
+                .with_body(body.clone())
+                .with_serialize_type(form);
+            let reply = client.invoke(&addr, req, SOON).await.unwrap();
+            assert_eq!(reply.code, response::SUCCESS);
+            assert_eq!(reply.body, body, "request {i}");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn oneway_requests_get_no_response_even_if_the_handler_returns_one() {
     let handler = TestHandler::new();

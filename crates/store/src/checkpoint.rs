@@ -2,14 +2,20 @@
 //! re-validating the commit log and re-dispatching consume-queue and index entries.
 //!
 //! Written atomically (temporary file, fsync, rename, fsync directory) and protected by a CRC, so
-//! a crash leaves either the old or the new checkpoint. Layout in `docs/store-format.md`.
+//! a crash leaves either the old or the new checkpoint. Layout in `docs/store-format.md`. Also
+//! the store's checkpoint step (flush consume queues, and the index when due, then write).
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
 use crate::disk::sync_dir;
 use crate::error::{StoreError, StoreResult};
+use crate::index::builder::IndexProgress;
+use crate::store::Inner;
 
 const MAGIC: u32 = 0x5343_4B50; // "SCKP"
 const VERSION: u32 = 1;
@@ -131,6 +137,60 @@ pub fn store(root: &Path, cp: &Checkpoint) -> StoreResult<()> {
         sync_dir(root)
     };
     write().map_err(|e| StoreError::io("write checkpoint", &p, e))
+}
+
+impl Inner {
+    /// Flushes the consume queues and writes the checkpoint; flushes the index too when `force`
+    /// or when `index_flush_interval_ms` has passed since its last flush, and otherwise records
+    /// the index position of that last flush. A flush failure poisons.
+    pub(crate) fn checkpoint_now(&self, force: bool) -> StoreResult<Checkpoint> {
+        let (dispatched, last_ts) = {
+            let tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                self.dispatched.load(Ordering::Acquire),
+                tail.last_store_timestamp,
+            )
+        };
+        let result = (|| {
+            for q in self.queues.all() {
+                q.flush(&*self.disk)?;
+            }
+            let index_at = match (&self.index, &self.index_builder) {
+                (Some(index), Some(builder)) => {
+                    let mut last = self.index_flushed.lock().unwrap_or_else(|p| p.into_inner());
+                    let every = Duration::from_millis(self.config.index_flush_interval_ms);
+                    if force || last.1.elapsed() >= every {
+                        // Progress first: entries up to it are in the files when they are flushed.
+                        let progress = builder.progress();
+                        index.flush(&*self.disk)?;
+                        *last = (progress, Instant::now());
+                    }
+                    last.0
+                }
+                _ => IndexProgress {
+                    phys: dispatched,
+                    file: 0,
+                    count: 0,
+                },
+            };
+            let cp = Checkpoint {
+                commit_log_flushed: self.log.flushed(),
+                consume_queue_phys: dispatched,
+                index_phys: index_at.phys,
+                index_file: index_at.file,
+                index_count: index_at.count,
+                physic_msg_timestamp: last_ts,
+                logics_msg_timestamp: last_ts,
+                index_msg_timestamp: last_ts,
+            };
+            store(&self.root, &cp)?;
+            Ok(cp)
+        })();
+        if let Err(e) = &result {
+            self.flush.complete(Err(format!("checkpoint: {e}")));
+        }
+        result
+    }
 }
 
 #[cfg(test)]

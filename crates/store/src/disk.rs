@@ -110,13 +110,14 @@ pub fn create_preallocated(disk: &dyn Disk, dir: &Path, name: &str, len: u64) ->
 /// Any step failed (`ENOSPC` from preallocation included); the file is removed.
 pub fn create_unnamed(disk: &dyn Disk, dir: &Path, tmp_name: &str, len: u64) -> io::Result<File> {
     let tmp = dir.join(tmp_name);
+    // Never opens an existing file: truncating one could be truncating a file that is being
+    // renamed into place. Leftovers of a crash are removed before a store uses the directory.
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
     let result = (|| {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
         disk.preallocate(&file, len)?;
         if file.metadata()?.len() != len {
             return Err(io::Error::other(

@@ -3,11 +3,13 @@
 //!
 //! Map of the crate (the path of a message):
 //! - [`store`]: [`MessageStore`], the facade: open/recover, append, close, background threads.
-//! - [`commit_log`]: segment files of stored records (append, zero-copy read, recovery, and the
-//!   write lease that bounds what recovery must zero).
+//! - [`commit_log`]: segment files of stored records (append, zero-copy read, recovery, the
+//!   write lease that bounds what recovery must zero, and the thread working ahead of the
+//!   writer: prefaulting, next segment, early lease extension).
 //! - [`consume_queue`]: per-queue arrays of 20-byte units, built by the [`consume_queue::dispatch`]
 //!   dispatcher live on append and again from the commit log on recovery.
-//! - [`index`]: hash index files for lookups by key / unique id and time.
+//! - [`index`]: hash index files for lookups by key / unique id and time, built in the
+//!   background from the commit log by [`index::builder`].
 //! - [`flush`]: async flushing, sync group commit, durability waiters, poisoning.
 //! - [`checkpoint`]: durable progress markers used by recovery.
 //! - [`retention`]: deleting old segments and what only points into them; disk-full detection.

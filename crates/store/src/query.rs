@@ -257,6 +257,12 @@ impl MessageStore {
         self.inner.log.written()
     }
 
+    /// Start offset of the next commit-log segment if it is already created (in the background)
+    /// and waiting for the roll-over; for tests and metrics.
+    pub fn next_segment_ready(&self) -> Option<u64> {
+        self.inner.log.ahead.staged_start()
+    }
+
     /// Durable end of the commit log.
     pub fn flushed_phys_offset(&self) -> u64 {
         self.inner.log.flushed()

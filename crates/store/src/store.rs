@@ -52,7 +52,7 @@ pub(crate) struct Inner {
     pub(crate) index_builder: Option<IndexBuilder>,
     /// The index position recorded in checkpoints: the builder's progress at the last index
     /// flush, and when that was.
-    index_flushed: Mutex<(IndexProgress, Instant)>,
+    pub(crate) index_flushed: Mutex<(IndexProgress, Instant)>,
     pub(crate) flush: Arc<FlushShared>,
     /// Commit-log offset up to which records are dispatched to the consume queues.
     pub(crate) dispatched: AtomicU64,
@@ -537,58 +537,6 @@ impl Inner {
                 0.0
             }
         }
-    }
-
-    /// Flushes the consume queues and writes the checkpoint; flushes the index too when `force`
-    /// or when `index_flush_interval_ms` has passed since its last flush, and otherwise records
-    /// the index position of that last flush. A flush failure poisons.
-    pub(crate) fn checkpoint_now(&self, force: bool) -> StoreResult<Checkpoint> {
-        let (dispatched, last_ts) = {
-            let tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                self.dispatched.load(Ordering::Acquire),
-                tail.last_store_timestamp,
-            )
-        };
-        let result = (|| {
-            for q in self.queues.all() {
-                q.flush(&*self.disk)?;
-            }
-            let index_at = match (&self.index, &self.index_builder) {
-                (Some(index), Some(builder)) => {
-                    let mut last = self.index_flushed.lock().unwrap_or_else(|p| p.into_inner());
-                    let every = Duration::from_millis(self.config.index_flush_interval_ms);
-                    if force || last.1.elapsed() >= every {
-                        // Progress first: entries up to it are in the files when they are flushed.
-                        let progress = builder.progress();
-                        index.flush(&*self.disk)?;
-                        *last = (progress, Instant::now());
-                    }
-                    last.0
-                }
-                _ => IndexProgress {
-                    phys: dispatched,
-                    file: 0,
-                    count: 0,
-                },
-            };
-            let cp = Checkpoint {
-                commit_log_flushed: self.log.flushed(),
-                consume_queue_phys: dispatched,
-                index_phys: index_at.phys,
-                index_file: index_at.file,
-                index_count: index_at.count,
-                physic_msg_timestamp: last_ts,
-                logics_msg_timestamp: last_ts,
-                index_msg_timestamp: last_ts,
-            };
-            checkpoint::store(&self.root, &cp)?;
-            Ok(cp)
-        })();
-        if let Err(e) = &result {
-            self.flush.complete(Err(format!("checkpoint: {e}")));
-        }
-        result
     }
 }
 

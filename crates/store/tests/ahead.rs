@@ -43,7 +43,10 @@ fn roll_over_uses_the_pre_created_segment() {
         .path()
         .join("commitlog")
         .join(format!("{SEG:020}.next.tmp"));
-    wait_until("the next segment", || staged.exists());
+    wait_until("the next segment", || {
+        store.next_segment_ready() == Some(SEG)
+    });
+    assert!(staged.exists());
     assert_eq!(std::fs::metadata(&staged).unwrap().len(), SEG, "full size");
 
     // From now on no file can be allocated; the roll-over still works, since its segment exists.

@@ -136,9 +136,11 @@ impl PushConsumer {
             }
         }
         shared.instance.heartbeat_all().await;
-        rebalance::rebalance(&shared).await;
+        let settled = rebalance::rebalance(&shared).await;
         // Tracked with the pull loops so shutdown waits for a rebalance in progress.
-        shared.tasks.spawn(rebalance_task(Arc::clone(&shared)));
+        shared
+            .tasks
+            .spawn(rebalance_task(Arc::clone(&shared), settled));
         shared.tasks.spawn(persist_task(Arc::clone(&shared)));
         Ok(Self {
             shared,
@@ -189,16 +191,33 @@ impl PushConsumer {
     }
 }
 
-/// Rebalances every `rebalance_interval`, and at once when a broker says the members changed.
-async fn rebalance_task(shared: Arc<PushShared>) {
+/// How soon a rebalance that could not settle every topic (no route yet: a topic that is being
+/// auto-created, a broker that has not registered yet) is first tried again; the wait doubles
+/// while it stays unsettled, up to `rebalance_interval`.
+const UNSETTLED_RETRY: Duration = Duration::from_millis(500);
+
+/// Rebalances every `rebalance_interval`, at once when a broker says the members changed, and
+/// sooner (from [`UNSETTLED_RETRY`], backing off) while some subscribed topic has no assignment
+/// yet, so a consumer started right after the first send does not wait a whole interval.
+async fn rebalance_task(shared: Arc<PushShared>, settled: bool) {
     let notice = shared.instance.rebalance_notice(&shared.config.group);
+    let every = shared.config.rebalance_interval;
+    let mut wait = if settled {
+        every
+    } else {
+        UNSETTLED_RETRY.min(every)
+    };
     loop {
         tokio::select! {
             () = shared.shutdown.cancelled() => return,
             () = notice.notified() => {}
-            () = tokio::time::sleep(shared.config.rebalance_interval) => {}
+            () = tokio::time::sleep(wait) => {}
         }
-        rebalance::rebalance(&shared).await;
+        wait = if rebalance::rebalance(&shared).await {
+            every
+        } else {
+            (wait * 2).min(every)
+        };
     }
 }
 

@@ -67,21 +67,25 @@ pub fn allocate_average(
         .collect()
 }
 
-/// One rebalance round over every subscribed topic (and the retry topic).
-pub(crate) async fn rebalance(shared: &Arc<PushShared>) {
+/// One rebalance round over every subscribed topic (and the retry topic). Returns whether every
+/// topic got an assignment; `false` when a route or the member list was not available yet.
+pub(crate) async fn rebalance(shared: &Arc<PushShared>) -> bool {
     let topics: Vec<String> = shared
         .subscriptions
         .iter()
         .map(|s| s.topic.clone())
         .collect();
+    let mut settled = true;
     for topic in topics {
         if shared.shutdown.is_cancelled() {
-            return;
+            return settled;
         }
-        if let Some(assigned) = assignment(shared, &topic).await {
-            apply(shared, &topic, assigned).await;
+        match assignment(shared, &topic).await {
+            Some(assigned) => apply(shared, &topic, assigned).await,
+            None => settled = false,
         }
     }
+    settled
 }
 
 /// The queues of `topic` this consumer should own now; `None` to leave things as they are.

@@ -31,6 +31,9 @@ pub const DELAY: i32 = 9005;
 /// Waits until `ungated` ECHO/DELAY requests were handled, then echoes.
 pub const AFTER_OTHERS: i32 = 9006;
 
+/// Like ECHO, but the reply body goes out as chunks of assorted sizes (`body_chunks`).
+pub const CHUNKED: i32 = 9007;
+
 /// Generous bound for anything that should happen "soon"; only hit when the test fails.
 pub const SOON: Duration = Duration::from_secs(10);
 
@@ -143,6 +146,22 @@ impl RequestHandler for TestHandler {
                     others.wait().await;
                     Some(echo_of(&request))
                 })
+            }
+            CHUNKED => {
+                let whole = request.body.clone();
+                let mut chunks = Vec::new();
+                let mut at = 0;
+                // Tiny, empty, and larger-than-inline pieces, cycling.
+                for size in [1usize, 0, 700, 3, 2000, 64].into_iter().cycle() {
+                    if at >= whole.len() {
+                        break;
+                    }
+                    let end = (at + size).min(whole.len());
+                    chunks.push(whole.slice(at..end));
+                    at = end;
+                }
+                let reply = echo_of(&request).with_body_chunks(chunks);
+                Box::pin(async move { Some(reply) })
             }
             CLOSE_ME => {
                 channel.close();

@@ -67,6 +67,11 @@ pub struct Ahead {
     no_prefault: AtomicBool,
     stop: AtomicBool,
     thread: OnceLock<Thread>,
+    /// One past the start of the last segment the writer began to create (set under the
+    /// `staged` lock). Until that segment is in the log, [`CommitLog::stage_next`] must not
+    /// build a file for the same start: the writer may still be renaming the staged file, and
+    /// re-creating its temporary name would truncate the segment being put into place.
+    claimed: AtomicU64,
 }
 
 impl Ahead {
@@ -109,9 +114,12 @@ impl Ahead {
         self.staged().as_ref().map(|s| s.start)
     }
 
-    /// Takes the staged segment if it is the one starting at `start`; `(tmp path, mapping)`.
+    /// Called by the writer before it creates the segment starting at `start` (either way):
+    /// claims that start, and takes the staged segment if it is that one; `(tmp path, mapping)`.
     pub(super) fn take_staged(&self, start: u64) -> Option<(PathBuf, Arc<MappedFile>)> {
         let mut staged = self.staged();
+        self.claimed
+            .fetch_max(start.saturating_add(1), Ordering::AcqRel);
         if staged.as_ref().is_some_and(|s| s.start == start) {
             return staged.take().map(|s| (s.tmp, s.file));
         }
@@ -232,6 +240,10 @@ impl CommitLog {
         let next = self.next_segment_start();
         {
             let mut staged = self.ahead.staged();
+            if self.ahead.claimed.load(Ordering::Acquire) > next {
+                // The writer is creating `next` right now; stage the one after it next round.
+                return Ok(());
+            }
             match staged.as_ref() {
                 Some(s) if s.start == next => return Ok(()),
                 Some(s) => {
@@ -253,9 +265,16 @@ impl CommitLog {
             let _ = fs::remove_file(&tmp);
             StoreError::io("map pre-created segment", &tmp, e)
         })?;
+        // Before any page is faulted in: single pages, not large folios (see `advise_random`).
+        if let Err(e) = mapped.advise_random(true) {
+            tracing::debug!(error = %e, "MADV_RANDOM failed on a commit-log segment");
+        }
         let mut staged = self.ahead.staged();
         // The writer may have rolled over (creating `next` inline) while this was being built.
-        if self.next_segment_start() != next || staged.is_some() {
+        if self.next_segment_start() != next
+            || staged.is_some()
+            || self.ahead.claimed.load(Ordering::Acquire) > next
+        {
             let _ = fs::remove_file(&tmp);
             return Ok(());
         }

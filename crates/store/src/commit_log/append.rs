@@ -255,6 +255,8 @@ fn ensure_space(ctx: &AppendContext<'_>, tail: &mut Tail, len: usize) -> StoreRe
     ctx.log
         .written
         .store(next_start, std::sync::atomic::Ordering::Release);
+    // The completed segment is only read from now on: read-ahead is welcome again.
+    super::writing_mode(writer.file(), false);
     tail.writer = Some(new_writer);
     tail.writer_start = next_start;
     Ok(())

@@ -138,8 +138,10 @@ impl CommitLog {
                 let len = usize::try_from(self.segment_size).map_err(|_| {
                     StoreError::InvalidConfig("segment size does not fit in memory".into())
                 })?;
-                MappedFile::map(&path, &file, len, 0)
-                    .map_err(|e| StoreError::io("map commit-log segment", &path, e))?
+                let m = MappedFile::map(&path, &file, len, 0)
+                    .map_err(|e| StoreError::io("map commit-log segment", &path, e))?;
+                writing_mode(&m, true);
+                m
             }
         };
         let mut writer = mapped.writer().ok_or_else(|| StoreError::Corrupt {
@@ -245,6 +247,15 @@ impl CommitLog {
             .map_err(|e| StoreError::io("delete commit-log segment", victim.file.path(), e))?;
         disk::sync_dir(&self.dir).map_err(|e| StoreError::io("sync dir", &self.dir, e))?;
         Ok(Some(victim))
+    }
+}
+
+/// Switches a segment's mapping between the writer's access pattern (random: no read-ahead, so no
+/// large folios that a flush would write back whole; see [`MappedFile::advise_random`]) and the
+/// default once it is complete. Only a performance hint: failures are logged.
+pub(crate) fn writing_mode(file: &MappedFile, writing: bool) {
+    if let Err(e) = file.advise_random(writing) {
+        tracing::debug!(error = %e, path = %file.path().display(), "madvise on a commit-log segment failed");
     }
 }
 

@@ -193,8 +193,9 @@ pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened
             .file
             .writer()
             .ok_or_else(|| corrupt(&path, "segment writer already taken"))?;
-        // Pages ahead of the writer are faulted in by the `ahead` thread.
+        // Pages ahead of the writer are faulted in by the `ahead` thread, as single pages.
         writer.disable_prefault();
+        super::writing_mode(&last.file, true);
         let lease = usable_lease(recorded, last.start, published as u64);
         let limit = lease.map_or(seg_len, |l| {
             usize::try_from(l.end).map_or(seg_len, |e| e.min(seg_len))
