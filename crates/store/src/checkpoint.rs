@@ -17,6 +17,10 @@ use crate::error::{StoreError, StoreResult};
 use crate::index::builder::IndexProgress;
 use crate::store::Inner;
 
+/// Bytes at the end of each consume-queue and index file that stay mapped after a checkpoint
+/// (the units and entries most likely to be read next).
+const RESIDENT_KEEP: usize = 64 * 1024;
+
 const MAGIC: u32 = 0x5343_4B50; // "SCKP"
 const VERSION: u32 = 1;
 /// Encoded size in bytes.
@@ -186,8 +190,17 @@ impl Inner {
             store(&self.root, &cp)?;
             Ok(cp)
         })();
-        if let Err(e) = &result {
-            self.flush.complete(Err(format!("checkpoint: {e}")));
+        match &result {
+            Ok(_) => {
+                // Flushed and checkpointed: their pages need not stay in our resident set.
+                for q in self.queues.all() {
+                    q.release_behind(RESIDENT_KEEP);
+                }
+                if let Some(index) = &self.index {
+                    index.release_behind(RESIDENT_KEEP);
+                }
+            }
+            Err(e) => self.flush.complete(Err(format!("checkpoint: {e}"))),
         }
         result
     }

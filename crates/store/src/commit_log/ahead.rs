@@ -72,6 +72,8 @@ pub struct Ahead {
     /// build a file for the same start: the writer may still be renaming the staged file, and
     /// re-creating its temporary name would truncate the segment being put into place.
     claimed: AtomicU64,
+    /// What was released behind the writer ([`super::resident`]).
+    pub(super) resident: super::resident::Resident,
 }
 
 impl Ahead {
@@ -138,6 +140,7 @@ impl CommitLog {
         while !ahead.stop.load(Ordering::Acquire) {
             ahead.kicked.store(false, Ordering::Release);
             self.prefault_ahead();
+            self.release_behind();
             match self.extend_lease_early() {
                 Ok(()) => lease_failing = false,
                 Err(e) => {

@@ -15,6 +15,7 @@ pub mod append;
 pub mod lease;
 pub mod read;
 pub mod recover;
+pub mod resident;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -389,6 +389,26 @@ impl ConsumeQueue {
         Ok(())
     }
 
+    /// Releases the resident pages of units more than `keep` bytes behind the last one (see
+    /// [`MappedFile::release`]); readers fault them back in from the page cache when needed.
+    pub fn release_behind(&self, keep: usize) {
+        let files: Vec<_> = self.files.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(last) = files.last() else {
+            return;
+        };
+        let last_end = last.published().saturating_sub(keep);
+        for (i, f) in files.iter().enumerate() {
+            let to = if i + 1 == files.len() {
+                last_end
+            } else {
+                f.len()
+            };
+            if let Err(e) = f.release(0, to) {
+                tracing::debug!(error = %e, path = %f.path().display(), "releasing consume-queue pages failed");
+            }
+        }
+    }
+
     /// Retention: deletes files whose units all point below `log_min_phys` (never the file being
     /// written) and moves the min offset to the first unit at or above it.
     ///

@@ -299,6 +299,17 @@ impl IndexFile {
         self.set(INDEX_COUNT, keep);
     }
 
+    /// Releases the resident pages of entries more than `keep` bytes behind the last one (see
+    /// [`WordMap::release`]); the header and hash slots, touched by every insert, stay.
+    pub fn release_entries(&self, keep: usize) {
+        let entries = HEADER_LEN + self.slots as usize * 4;
+        let count = self.index_count().min(self.max_entries) as usize;
+        let end = (entries + count * ENTRY_LEN).saturating_sub(keep);
+        if let Err(e) = self.map.release(entries, end) {
+            tracing::debug!(error = %e, path = %self.path().display(), "releasing index pages failed");
+        }
+    }
+
     /// Makes the header, slots and entries written so far durable (nothing to do if no entry
     /// was added since the last flush).
     ///

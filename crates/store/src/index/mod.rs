@@ -259,6 +259,15 @@ impl IndexService {
         Ok(())
     }
 
+    /// Releases the resident pages of index entries more than `keep` bytes behind the newest
+    /// in every file (see [`IndexFile::release_entries`]).
+    pub fn release_behind(&self, keep: usize) {
+        let files: Vec<_> = self.files.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for f in files {
+            f.release_entries(keep);
+        }
+    }
+
     /// Retention: deletes files (never the current one) whose entries all point below
     /// `log_min_phys`.
     ///

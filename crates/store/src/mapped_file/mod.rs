@@ -49,6 +49,33 @@ fn map_file(file: &File, len: usize) -> io::Result<MmapRaw> {
     MmapOptions::new().len(len).map_raw(file)
 }
 
+/// Page size assumed for [`release_pages`]; rounding to it keeps partial pages mapped, and a
+/// larger real page size only makes the call release less.
+const PAGE: usize = 4096;
+
+/// Drops this process's page-table entries for the whole pages inside `[from, to)` of `map`
+/// (`MADV_DONTNEED`), so they stop counting in its resident set; returns the bytes covered.
+///
+/// Safe for these mappings because they are shared file mappings (`MAP_SHARED`, made by
+/// [`map_file`]): the pages stay in the page cache with their contents, a dirty page is marked
+/// dirty there and written back as usual, and the next access faults the same page back in.
+/// Nothing is lost or zeroed (that only happens for private mappings, which this crate never
+/// makes). Concurrent readers and writers see no difference beyond a minor fault.
+fn release_pages(map: &MmapRaw, len: usize, from: usize, to: usize) -> io::Result<usize> {
+    let from = from.div_ceil(PAGE).saturating_mul(PAGE);
+    let to = to.min(len) / PAGE * PAGE;
+    if from >= to {
+        return Ok(0);
+    }
+    // SAFETY: see above: on a MAP_SHARED file mapping, MADV_DONTNEED only unmaps pages; their
+    // contents remain those of the file, so every outstanding `&[u8]`/`Bytes`/atomic view keeps
+    // reading (and writing) exactly the same bytes after the next fault.
+    unsafe {
+        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)?;
+    }
+    Ok(to - from)
+}
+
 impl MappedFile {
     /// Maps the whole of `file` (which must be exactly `len` bytes long) with the first
     /// `published` bytes treated as already written.
@@ -168,6 +195,16 @@ impl MappedFile {
     pub fn advise_random(&self, on: bool) -> io::Result<()> {
         self.map
             .advise(if on { Advice::Random } else { Advice::Normal })
+    }
+
+    /// Stops counting the whole pages of `[from, to)` in the process's resident memory (they stay
+    /// in the page cache; see [`release_pages`]); returns the bytes covered. For ranges that are
+    /// flushed and unlikely to be read soon.
+    ///
+    /// # Errors
+    /// `madvise` failed (the caller may ignore it: this only affects memory accounting).
+    pub fn release(&self, from: usize, to: usize) -> io::Result<usize> {
+        release_pages(&self.map, self.len, from, to)
     }
 
     /// Makes `[from, to)` durable with `msync(MS_SYNC)` (Linux turns it into a data sync of the
@@ -427,6 +464,14 @@ impl WordMap {
         // concurrent access in the process is atomic (no data race). Other processes changing the
         // file are excluded by the store's lock file.
         unsafe { std::slice::from_raw_parts(self.map.as_ptr().cast::<AtomicU32>(), self.words) }
+    }
+
+    /// As [`MappedFile::release`], for a word map.
+    ///
+    /// # Errors
+    /// `madvise` failed.
+    pub fn release(&self, from: usize, to: usize) -> io::Result<usize> {
+        release_pages(&self.map, self.words * 4, from, to)
     }
 
     /// `msync` the byte range `[from, to)`.
