@@ -71,6 +71,10 @@ pub struct BrokerConfig {
     pub store_root_dir: PathBuf,
     /// Async or sync flush. Default `ASYNC_FLUSH` (`flushDiskType`).
     pub flush_disk_type: FlushDiskType,
+    /// Write zeros over commit-log space before the writer reaches it, so group commits do not
+    /// also pay for converting preallocated extents (a second write of every byte, in the
+    /// background). Default: on with sync flush, off with async (`warmMapedFileEnable`).
+    pub warm_mapped_file: Option<bool>,
     /// Sync flush: how long a send waits for durability before answering FLUSH_DISK_TIMEOUT, ms.
     /// Default 5000 (`syncFlushTimeout`).
     pub sync_flush_timeout_ms: u64,
@@ -145,6 +149,7 @@ impl Default for BrokerConfig {
             broker_ip: None,
             store_root_dir: PathBuf::from("store"),
             flush_disk_type: FlushDiskType::AsyncFlush,
+            warm_mapped_file: None,
             sync_flush_timeout_ms: 5_000,
             auto_create_topic: true,
             default_topic_queue_nums: 4,

@@ -174,6 +174,9 @@ fn store_config(c: &BrokerConfig) -> StoreConfig {
             FlushDiskType::SyncFlush => FlushMode::Sync,
         },
         sync_flush_timeout_ms: c.sync_flush_timeout_ms,
+        warm_segments: c
+            .warm_mapped_file
+            .unwrap_or(c.flush_disk_type == FlushDiskType::SyncFlush),
         file_reserved_hours: c.file_reserved_time_hours,
         disk_max_used_ratio: f64::from(c.disk_max_used_space_ratio) / 100.0,
         max_message_size: c.max_message_size,

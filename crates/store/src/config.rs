@@ -68,6 +68,12 @@ pub struct StoreConfig {
     /// is a rename instead of a preallocation and two `fsync`s under the append lock. Costs one
     /// segment of disk space ahead of time. Default true.
     pub precreate_segments: bool,
+    /// Write zeros over commit-log space (and sync them) before the writer reaches it, so that
+    /// group commits do not also pay for converting preallocated extents (about twice as fast an
+    /// `fdatasync` on ext4; see `commit_log::warm`). Costs a second write of every byte of the
+    /// log, in the background. Default false; the broker turns it on with sync flush.
+    #[serde(alias = "warmMapedFileEnable")]
+    pub warm_segments: bool,
     /// Commit-log segments whose last write is older than this many hours are deleted. Default 72.
     /// (RocketMQ `fileReservedTime`.)
     #[serde(alias = "fileReservedTime")]
@@ -107,6 +113,7 @@ impl Default for StoreConfig {
             flush_consume_queue_interval_ms: 1_000,
             index_flush_interval_ms: 10_000,
             precreate_segments: true,
+            warm_segments: false,
             file_reserved_hours: 72,
             disk_max_used_ratio: 0.75,
             disk_full_ratio: 0.90,

@@ -144,9 +144,11 @@ impl MessageStore {
             std::thread::Builder::new()
                 .name("saturn-store-ahead".into())
                 .spawn(move || {
-                    inner
-                        .log
-                        .run_ahead(&*inner.disk, inner.config.precreate_segments)
+                    inner.log.run_ahead(
+                        &*inner.disk,
+                        inner.config.precreate_segments,
+                        inner.config.warm_segments,
+                    )
                 })
                 .map_err(spawn_err)?,
         );

@@ -33,6 +33,8 @@ fn config(dir: &Path, mode: FlushMode) -> StoreConfig {
         consume_queue_units_per_file: 64,
         index_slots: 128,
         index_max_entries: 512,
+        // As the broker runs sync flush: segments are warmed (zero-written) before use.
+        warm_segments: mode == FlushMode::Sync,
         ..small_config(dir, mode)
     }
 }

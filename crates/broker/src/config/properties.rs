@@ -95,6 +95,9 @@ impl BrokerConfig {
                     _ => return Err(bad(key, value, "ASYNC_FLUSH or SYNC_FLUSH")),
                 }
             }
+            "warmMapedFileEnable" | "warmMappedFileEnable" => {
+                self.warm_mapped_file = Some(boolean(key, value)?);
+            }
             "brokerRole" => self.broker_role = value.to_owned(),
             "autoCreateTopicEnable" => self.auto_create_topic = boolean(key, value)?,
             "defaultTopicQueueNums" => self.default_topic_queue_nums = num(key, value)?,

@@ -29,7 +29,7 @@ use std::thread::Thread;
 use std::time::Duration;
 
 use super::lease::LEASE_AHEAD;
-use super::CommitLog;
+use super::{warm, CommitLog};
 use crate::disk::{self, Disk};
 use crate::error::{StoreError, StoreResult};
 use crate::mapped_file::MappedFile;
@@ -43,6 +43,10 @@ pub const KICK_BELOW: u64 = 8 * 1024 * 1024;
 const IDLE_PARK: Duration = Duration::from_millis(100);
 /// Pause after a failed segment creation (e.g. a full disk) before trying again.
 const RETRY_PARK: Duration = Duration::from_secs(1);
+
+/// Warmed at the head of a pre-created segment beyond [`LEASE_AHEAD`]: covers the first records,
+/// whose end the first lease adds `LEASE_AHEAD` to.
+const WARM_HEAD_SLACK: u64 = 4 * 1024 * 1024;
 
 /// A segment created ahead of need, not yet part of the log.
 #[derive(Debug)]
@@ -72,6 +76,8 @@ pub struct Ahead {
     /// build a file for the same start: the writer may still be renaming the staged file, and
     /// re-creating its temporary name would truncate the segment being put into place.
     claimed: AtomicU64,
+    /// Write zeros over space before the writer gets there ([`super::warm`]).
+    warm: AtomicBool,
     /// What was released behind the writer ([`super::resident`]).
     pub(super) resident: super::resident::Resident,
 }
@@ -130,10 +136,12 @@ impl Ahead {
 }
 
 impl CommitLog {
-    /// Runs the thread working ahead of the writer until [`Ahead::stop`]: prefaults, and (with
-    /// `precreate`) keeps the next segment created.
-    pub fn run_ahead(&self, disk: &dyn Disk, precreate: bool) {
+    /// Runs the thread working ahead of the writer until [`Ahead::stop`]: prefaults, (with
+    /// `precreate`) keeps the next segment created, and (with `warm`) writes zeros over space
+    /// before the writer reaches it ([`super::warm`]).
+    pub fn run_ahead(&self, disk: &dyn Disk, precreate: bool, warm: bool) {
         let ahead = &self.ahead;
+        ahead.warm.store(warm, Ordering::Release);
         let _ = ahead.thread.set(std::thread::current());
         let mut failing = false;
         let mut lease_failing = false;
@@ -217,17 +225,27 @@ impl CommitLog {
         if until.saturating_sub(self.written()) >= LEASE_AHEAD / 2 {
             return Ok(());
         }
-        let Some(seg_start) = self
+        let Some((seg_start, seg_file)) = self
             .segments
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .last()
-            .map(|s| s.start)
+            .map(|s| (s.start, Arc::clone(&s.file)))
         else {
             return Ok(());
         };
         let mut lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
         let pos = self.written().saturating_sub(seg_start);
+        if self.ahead.warm.load(Ordering::Acquire) {
+            // Past the lease end, under the lease lock: the writer cannot be writing there.
+            if let Some((from, to)) = lease.early_extension(seg_start, pos, self.segment_size) {
+                let warmed =
+                    disk::open_rw(seg_file.path()).and_then(|f| warm::write_zeros(&f, from, to));
+                if let Err(e) = warmed {
+                    tracing::debug!(error = %e, "warming commit-log space failed");
+                }
+            }
+        }
         if lease.extend_early(seg_start, pos, self.segment_size)? {
             self.publish_lease(&lease);
         }
@@ -262,6 +280,16 @@ impl CommitLog {
         let path = self.dir.join(&name);
         let file = disk::create_unnamed(disk, &self.dir, &tmp_name, self.segment_size)
             .map_err(|e| StoreError::io("pre-create commit-log segment", &tmp, e))?;
+        if self.ahead.warm.load(Ordering::Acquire) {
+            // The first lease's worth (it reaches LEASE_AHEAD past the first record); the rest
+            // is warmed as later leases are extended.
+            let head = LEASE_AHEAD
+                .saturating_add(WARM_HEAD_SLACK)
+                .min(self.segment_size);
+            if let Err(e) = warm::write_zeros(&file, 0, head) {
+                tracing::debug!(error = %e, "warming a pre-created segment failed");
+            }
+        }
         let len = usize::try_from(self.segment_size)
             .map_err(|_| StoreError::InvalidConfig("segment size does not fit in memory".into()))?;
         let mapped = MappedFile::map(&path, &file, len, 0).map_err(|e| {

@@ -226,15 +226,28 @@ impl LeaseFile {
         pos: u64,
         segment_size: u64,
     ) -> StoreResult<bool> {
-        let Some(cur) = self.current.filter(|l| l.segment_start == segment_start) else {
+        let Some((_, end)) = self.early_extension(segment_start, pos, segment_size) else {
             return Ok(false);
         };
-        let end = pos.saturating_add(LEASE_AHEAD).min(segment_size);
-        if cur.end.saturating_sub(pos) >= LEASE_AHEAD / 2 || end <= cur.end {
-            return Ok(false);
-        }
         self.record(Lease { segment_start, end })?;
         Ok(true)
+    }
+
+    /// The range `[current end, new end)` (offsets within the segment) that
+    /// [`LeaseFile::extend_early`] with the same arguments would add to the lease, if it would
+    /// extend it: bytes the writer cannot be writing until then.
+    pub fn early_extension(
+        &self,
+        segment_start: u64,
+        pos: u64,
+        segment_size: u64,
+    ) -> Option<(u64, u64)> {
+        let cur = self.current.filter(|l| l.segment_start == segment_start)?;
+        let end = pos.saturating_add(LEASE_AHEAD).min(segment_size);
+        if cur.end.saturating_sub(pos) >= LEASE_AHEAD / 2 || end <= cur.end {
+            return None;
+        }
+        Some((cur.end, end))
     }
 
     /// Writes and syncs `lease`, then makes it the one in force.

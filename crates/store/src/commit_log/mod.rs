@@ -16,6 +16,7 @@ pub mod lease;
 pub mod read;
 pub mod recover;
 pub mod resident;
+pub mod warm;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
