@@ -207,7 +207,9 @@ fn write_records(
         });
         phys += *len as u64;
     }
-    writer.publish();
+    writer
+        .publish()
+        .map_err(|e| StoreError::io("write commit log", writer.file().path(), e))?;
     ctx.log
         .written
         .store(phys, std::sync::atomic::Ordering::Release);
@@ -245,12 +247,16 @@ fn ensure_space(ctx: &AppendContext<'_>, tail: &mut Tail, len: usize) -> StoreRe
     let marker_len = i32::try_from(remaining).unwrap_or(i32::MAX);
     // A segment completed earlier (e.g. found so by recovery) already carries its marker.
     if remaining > 0 {
+        // Through the mapping, so that writing it cannot fail once the next segment exists
+        // (nothing is staged between appends, so there is nothing to write out first).
+        let _ = writer.end_write_through();
         let dst = writer.stage(remaining).ok_or(StoreError::Closed)?;
         write_blank_marker(dst, marker_len).map_err(|e| StoreError::Corrupt {
             path: ctx.log.dir.clone(),
             reason: format!("cannot write the end-of-segment marker: {e}"),
         })?;
-        writer.publish();
+        // Cannot fail outside write-through mode.
+        let _ = writer.publish();
     }
     ctx.log
         .written

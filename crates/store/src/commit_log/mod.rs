@@ -67,6 +67,9 @@ pub struct CommitLog {
     /// A segment was renamed into place since the directory was last synced: the next flush
     /// syncs the directory before any byte of that segment counts as durable.
     dir_sync_pending: AtomicBool,
+    /// Segment writers `pwrite` their records instead of storing them through the mapping
+    /// ([`FileWriter::write_through`]); set for sync flush.
+    write_through: AtomicBool,
 }
 
 impl CommitLog {
@@ -151,6 +154,7 @@ impl CommitLog {
             reason: "new segment already has a writer".into(),
         })?;
         writer.disable_prefault();
+        self.apply_write_through(&mut writer)?;
         self.segments
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -249,6 +253,31 @@ impl CommitLog {
             .map_err(|e| StoreError::io("delete commit-log segment", victim.file.path(), e))?;
         disk::sync_dir(&self.dir).map_err(|e| StoreError::io("sync dir", &self.dir, e))?;
         Ok(Some(victim))
+    }
+}
+
+impl CommitLog {
+    /// Makes segment writers (the current one, `writer`, and every later one) write through
+    /// with `pwrite` (see [`FileWriter::write_through`]); for sync flush.
+    ///
+    /// # Errors
+    /// The segment file could not be opened for writing.
+    pub fn enable_write_through(&self, writer: Option<&mut FileWriter>) -> StoreResult<()> {
+        self.write_through.store(true, Ordering::Release);
+        match writer {
+            Some(w) => self.apply_write_through(w),
+            None => Ok(()),
+        }
+    }
+
+    fn apply_write_through(&self, writer: &mut FileWriter) -> StoreResult<()> {
+        if self.write_through.load(Ordering::Acquire) {
+            let path = writer.file().path().to_path_buf();
+            let file = disk::open_rw(&path)
+                .map_err(|e| StoreError::io("open commit-log segment", &path, e))?;
+            writer.write_through(file);
+        }
+        Ok(())
     }
 }
 

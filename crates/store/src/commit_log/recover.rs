@@ -236,6 +236,7 @@ pub fn open(dir: &Path, segment_size: u64, scan_from: u64) -> StoreResult<Opened
         ),
         lease: Mutex::new(lease_file),
         dir_sync_pending: Default::default(),
+        write_through: Default::default(),
     };
     Ok(Opened {
         log,

@@ -14,6 +14,9 @@
 #![allow(unsafe_code)]
 
 pub mod sys;
+mod writer;
+
+pub use writer::{is_zero, FileWriter, ZeroReport};
 
 use std::fs::File;
 use std::io;
@@ -157,11 +160,7 @@ impl MappedFile {
             return None;
         }
         let staged = self.published();
-        Some(FileWriter {
-            file: Arc::clone(self),
-            staged,
-            prefaulted: staged,
-        })
+        Some(FileWriter::new(Arc::clone(self), staged))
     }
 
     /// Faults the pages of `[from, to)` in writable with one `MADV_POPULATE_WRITE` (clamped to
@@ -255,173 +254,6 @@ impl AsRef<[u8]> for PublishedRegion {
     }
 }
 
-/// The single writer of a [`MappedFile`]: it stages bytes above the published position and then
-/// publishes them, so readers only ever see complete data.
-#[derive(Debug)]
-pub struct FileWriter {
-    file: Arc<MappedFile>,
-    staged: usize,
-    /// End of the region already faulted in writable (see [`FileWriter::stage`]).
-    prefaulted: usize,
-}
-
-/// How far ahead of the write position pages are faulted in, in one `madvise` call: this, but
-/// at most 1/16 of the file. A small file written slowly (a 6 MB consume-queue file takes 20-byte
-/// units) gains nothing from a big chunk, and every prefaulted page becomes a dirty zero page that
-/// is written back and must be read again by recovery's zero check (see
-/// [`FileWriter::zero_unpublished`]).
-const PREFAULT_CHUNK: usize = 4 * 1024 * 1024;
-
-impl FileWriter {
-    /// The file being written.
-    pub fn file(&self) -> &Arc<MappedFile> {
-        &self.file
-    }
-
-    /// End of the staged (written but maybe unpublished) region.
-    pub fn staged_end(&self) -> usize {
-        self.staged
-    }
-
-    /// Bytes left after the staged region.
-    pub fn remaining(&self) -> usize {
-        self.file.len.saturating_sub(self.staged)
-    }
-
-    /// Stops this writer from prefaulting pages itself, for a file whose pages are faulted in
-    /// ahead of it by another thread (the commit log; see `commit_log::ahead`).
-    pub fn disable_prefault(&mut self) {
-        self.prefaulted = self.file.len;
-    }
-
-    /// Reserves the next `len` bytes and returns them for writing; `None` if they do not fit.
-    /// The bytes stay invisible to readers until [`FileWriter::publish`].
-    pub fn stage(&mut self, len: usize) -> Option<&mut [u8]> {
-        let start = self.staged;
-        let end = start.checked_add(len)?;
-        if end > self.file.len {
-            return None;
-        }
-        if end > self.prefaulted {
-            self.prefault(end);
-        }
-        self.staged = end;
-        // SAFETY: [start, end) is inside the mapping and at or above the published position
-        // (staged >= published always holds: publish sets published = staged, discard resets
-        // staged = published), so no reader borrows it. This writer is the file's only one
-        // (`writer_taken`) and the returned borrow ties up `&mut self`, so no other mutable view
-        // of these bytes exists while it lives.
-        Some(unsafe { std::slice::from_raw_parts_mut(self.file.map.as_mut_ptr().add(start), len) })
-    }
-
-    /// Faults in the pages up to `end` plus a chunk ahead with one `MADV_POPULATE_WRITE`, instead
-    /// of one page fault (and file-system `page_mkwrite`) per 4 KiB page during appends: about
-    /// 2.5× less CPU per appended KiB on ext4. The pages only become dirty zeros (the file is
-    /// preallocated); contents are untouched, so this does not race with readers or the writer.
-    /// Purely an optimisation: on a kernel without it (< 5.14) the normal faults happen instead.
-    /// Consume-queue files use this; the commit log has it done off the append path instead.
-    fn prefault(&mut self, end: usize) {
-        let from = self.prefaulted.max(self.staged);
-        let ahead = PREFAULT_CHUNK.min(self.file.len / 16);
-        let to = end.saturating_add(ahead).min(self.file.len);
-        if to > from && self.file.prefault(from, to).is_err() {
-            // Unsupported: stop trying for this file.
-            self.prefaulted = self.file.len;
-            return;
-        }
-        self.prefaulted = to;
-    }
-
-    /// Makes everything staged so far visible to readers.
-    pub fn publish(&mut self) {
-        self.file.published.store(self.staged, Ordering::Release);
-    }
-
-    /// Forgets staged but unpublished bytes (they will be overwritten by the next stage).
-    pub fn discard(&mut self) {
-        self.staged = self.file.published();
-    }
-
-    /// Zeroes every non-zero byte in `[published, limit)` (`limit` is clamped to the file length)
-    /// and makes the zeroed bytes durable. Used by recovery so garbage past the last valid record
-    /// can never be mistaken for data later: once appends line up with a stale record that
-    /// followed a torn one, a second crash would otherwise resurrect it. Callers bound `limit` by
-    /// what can hold stale bytes (the commit log's write lease); bytes at or above it are left
-    /// alone.
-    ///
-    /// Cheap on a mostly empty preallocated file: ranges the file system reports as holes
-    /// (unwritten extents read as zeros; see [`sys::data_regions`]) are skipped without faulting
-    /// them in, the rest is compared in 64 KiB chunks against a static zero buffer (`memcmp`), and
-    /// only dirty chunks are written. `file` must be the file this writer's mapping was made from.
-    ///
-    /// # Errors
-    /// Asking the file system for its data ranges or syncing the zeroed range failed.
-    pub fn zero_unpublished(&mut self, file: &File, limit: usize) -> io::Result<ZeroReport> {
-        self.discard();
-        let limit = limit.min(self.file.len);
-        let mut report = ZeroReport::default();
-        let mut dirty: Option<(usize, usize)> = None;
-        for (from, to) in sys::data_regions(file, self.staged as u64, limit as u64)? {
-            // Regions come back within [staged, limit); convert defensively anyway.
-            let (Ok(from), Ok(to)) = (usize::try_from(from), usize::try_from(to)) else {
-                continue;
-            };
-            let (from, to) = (from.max(self.staged), to.min(limit));
-            let mut pos = from;
-            while pos < to {
-                let len = ZERO_CHUNK.min(to - pos);
-                // SAFETY: same region argument as in `stage`: [pos, pos + len) is inside the
-                // mapping (to <= limit <= len of the file), at or above the published position
-                // (from >= staged == published after `discard`), and only this writer touches it.
-                let chunk = unsafe {
-                    std::slice::from_raw_parts_mut(self.file.map.as_mut_ptr().add(pos), len)
-                };
-                if !is_zero(chunk) {
-                    chunk.fill(0);
-                    report.zeroed += len as u64;
-                    dirty = Some(dirty.map_or((pos, pos + len), |(lo, _)| (lo, pos + len)));
-                }
-                report.scanned += len as u64;
-                pos += len;
-            }
-        }
-        if let Some((lo, hi)) = dirty {
-            // Not `flush_range`: the flushed position tracks published data only.
-            self.file.map.flush_range(lo, hi - lo)?;
-        }
-        Ok(report)
-    }
-}
-
-/// What [`FileWriter::zero_unpublished`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ZeroReport {
-    /// Bytes read and compared (ranges reported as holes are not read).
-    pub scanned: u64,
-    /// Bytes rewritten with zeros (whole 64 KiB chunks holding at least one non-zero byte).
-    pub zeroed: u64,
-}
-
-/// Granularity of the zero check.
-const ZERO_CHUNK: usize = 64 * 1024;
-
-/// Compared against with `==`, which for byte slices is a `memcmp`: fast even in debug builds,
-/// unlike a byte-by-byte `iter().any()`. All zeros, so it lives in `.bss`.
-static ZEROS: [u8; ZERO_CHUNK] = [0; ZERO_CHUNK];
-
-/// Whether every byte of `bytes` is zero.
-pub fn is_zero(bytes: &[u8]) -> bool {
-    bytes
-        .chunks(ZERO_CHUNK)
-        .all(|c| ZEROS.get(..c.len()).is_some_and(|z| c == z))
-}
-
-impl Drop for FileWriter {
-    fn drop(&mut self) {
-        self.file.writer_taken.store(false, Ordering::Release);
-    }
-}
-
 /// A file mapped as an array of atomic 32-bit words (index files). Multi-word values are written
 /// word by word; publication order is the caller's business (see the index module).
 #[derive(Debug)]
@@ -494,6 +326,7 @@ impl WordMap {
 
 #[cfg(test)]
 mod tests {
+    use super::writer::ZERO_CHUNK;
     use super::*;
 
     fn make(dir: &Path, len: u64) -> (PathBuf, File) {
@@ -510,6 +343,41 @@ mod tests {
     }
 
     #[test]
+    fn write_through_publishes_through_the_file_and_readers_of_the_mapping_see_it() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = make(dir.path(), 8192);
+        let mf = MappedFile::map(&path, &file, 8192, 0).unwrap();
+        let mut w = mf.writer().unwrap();
+        w.write_through(file.try_clone().unwrap());
+        w.stage(3).unwrap().copy_from_slice(b"abc");
+        w.stage(4).unwrap().copy_from_slice(b"defg");
+        assert!(mf.read(0, 1).is_none(), "nothing visible before publish");
+        let mut raw = [0u8; 7];
+        file.read_exact_at(&mut raw, 0).unwrap();
+        assert_eq!(
+            &raw, &[0u8; 7],
+            "nothing written to the file before publish"
+        );
+        w.publish().unwrap();
+        assert_eq!(mf.read(0, 7).unwrap(), b"abcdefg");
+        file.read_exact_at(&mut raw, 0).unwrap();
+        assert_eq!(&raw, b"abcdefg");
+        // Discarded bytes are never written; the next stage takes their place.
+        w.stage(2).unwrap().copy_from_slice(b"XX");
+        w.discard();
+        w.stage(2).unwrap().copy_from_slice(b"hi");
+        w.end_write_through().unwrap();
+        assert_eq!(mf.read(0, 9).unwrap(), b"abcdefghi");
+        // Back to stores through the mapping.
+        w.stage(1).unwrap().copy_from_slice(b"!");
+        w.publish().unwrap();
+        let mut all = [0u8; 10];
+        file.read_exact_at(&mut all, 0).unwrap();
+        assert_eq!(&all, b"abcdefghi!");
+    }
+
+    #[test]
     fn staged_bytes_are_invisible_until_published() {
         let dir = tempfile::tempdir().unwrap();
         let (path, file) = make(dir.path(), 4096);
@@ -518,7 +386,7 @@ mod tests {
         assert!(mf.writer().is_none(), "only one writer at a time");
         w.stage(5).unwrap().copy_from_slice(b"hello");
         assert!(mf.read(0, 5).is_none());
-        w.publish();
+        w.publish().unwrap();
         assert_eq!(mf.read(0, 5).unwrap(), b"hello");
         let b = mf.slice(1, 3).unwrap();
         drop(w);
@@ -533,7 +401,7 @@ mod tests {
         let mf = MappedFile::map(&path, &file, 200_000, 0).unwrap();
         let mut w = mf.writer().unwrap();
         w.stage(4).unwrap().copy_from_slice(b"abcd");
-        w.publish();
+        w.publish().unwrap();
         w.stage(100_000).unwrap().fill(7);
         w.discard();
         assert_eq!(w.staged_end(), 4);
@@ -541,7 +409,7 @@ mod tests {
         assert!(report.zeroed >= 100_000, "{report:?}");
         assert!(report.scanned >= report.zeroed && report.scanned <= 199_996);
         w.stage(199_996).unwrap();
-        w.publish();
+        w.publish().unwrap();
         let all = mf.read(0, 200_000).unwrap();
         assert_eq!(&all[..4], b"abcd");
         assert!(all[4..].iter().all(|b| *b == 0));
@@ -560,7 +428,7 @@ mod tests {
         w.discard();
         w.zero_unpublished(&file, 150_000).unwrap();
         w.stage(300_000).unwrap();
-        w.publish();
+        w.publish().unwrap();
         let all = mf.read(0, 300_000).unwrap();
         assert!(is_zero(&all[..150_000]));
         assert!(
@@ -577,7 +445,7 @@ mod tests {
         let mf = MappedFile::map(&path, &file, LEN, 0).unwrap();
         let mut w = mf.writer().unwrap();
         w.stage(10).unwrap().fill(1);
-        w.publish();
+        w.publish().unwrap();
         // Garbage in the next page, as a torn write would leave.
         w.stage(5000).unwrap().fill(3);
         w.discard();
@@ -588,7 +456,7 @@ mod tests {
         let report = w.zero_unpublished(&file, LEN).unwrap();
         assert!(report.zeroed > 0, "{report:?}");
         w.stage(LEN - 10).unwrap();
-        w.publish();
+        w.publish().unwrap();
         assert!(is_zero(mf.read(10, LEN - 10).unwrap()), "garbage zeroed");
         if holes_reported {
             // Only the pages near the start (written or prefaulted) were read, not the 64 MiB.
