@@ -136,6 +136,8 @@ pub async fn start_consumers(
                 StartFrom::First => ConsumeFrom::First,
             },
             batch_size: consume.consume_batch,
+            // Counting and recording take microseconds and never block.
+            blocking_listener: false,
             ..PushConsumerConfig::new(&common.namesrv, group, &common.topic, common.expression())
         };
         let listener = Arc::new(Listener {

@@ -172,6 +172,11 @@ pub struct PushConsumerConfig {
     pub pull_batch_size: i32,
     /// Listener calls running at once for this consumer; default 20.
     pub consume_concurrency: usize,
+    /// The listener may block (I/O, locks, sleeps), so each call runs on a blocking thread, as
+    /// Java runs it on its consume thread pool; default true. Set false for a listener that
+    /// only computes and returns at once: its calls then run on the async runtime, which saves
+    /// two thread wake-ups per batch. A blocking listener with `false` stalls the client.
+    pub blocking_listener: bool,
     /// Pulled but unconsumed messages per queue before pulling pauses; default 1000.
     pub max_in_flight_per_queue: usize,
     /// How often queues are re-divided among members; default 20 s.
@@ -198,6 +203,7 @@ impl Default for PushConsumerConfig {
             batch_size: 1,
             pull_batch_size: 32,
             consume_concurrency: 20,
+            blocking_listener: true,
             max_in_flight_per_queue: 1000,
             rebalance_interval: Duration::from_secs(20),
             persist_interval: Duration::from_secs(5),

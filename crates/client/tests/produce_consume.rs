@@ -255,6 +255,17 @@ async fn new_groups_start_first_or_last() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_later_redelivers_through_the_retry_topic() {
+    retry_later_redelivers(true).await;
+}
+
+/// The same with the listener run on the async runtime instead of a blocking thread: delivery,
+/// results and redelivery do not depend on where the listener runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_blocking_listener_is_served_the_same() {
+    retry_later_redelivers(false).await;
+}
+
+async fn retry_later_redelivers(blocking_listener: bool) {
     let c = Cluster::start().await;
     let topic = "RetryMe";
     c.create_topic(topic, 2).await;
@@ -267,7 +278,10 @@ async fn retry_later_redelivers_through_the_retry_topic() {
         }
     });
     let consumer = PushConsumer::start(
-        consumer_config(&c, "cg-retry", topic, "*"),
+        PushConsumerConfig {
+            blocking_listener,
+            ..consumer_config(&c, "cg-retry", topic, "*")
+        },
         Arc::new(seen.clone()),
     )
     .await

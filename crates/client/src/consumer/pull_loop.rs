@@ -182,14 +182,18 @@ async fn consume(shared: Arc<PushShared>, pq: Arc<ProcessQueue>, msgs: Vec<Messa
         if shared.shutdown.is_cancelled() || pq.is_dropped() {
             return;
         }
-        let listener = Arc::clone(&shared.listener);
-        let batch = Arc::clone(&msgs);
-        let result = tokio::task::spawn_blocking(move || listener.consume(&batch))
-            .await
-            .unwrap_or_else(|e| {
-                warn!(error = %e, "listener panicked; retrying the batch later");
-                ConsumeResult::RetryLater
-            });
+        let result = if shared.config.blocking_listener {
+            let listener = Arc::clone(&shared.listener);
+            let batch = Arc::clone(&msgs);
+            tokio::task::spawn_blocking(move || listener.consume(&batch))
+                .await
+                .unwrap_or_else(|e| {
+                    warn!(error = %e, "listener panicked; retrying the batch later");
+                    ConsumeResult::RetryLater
+                })
+        } else {
+            shared.listener.consume(&msgs)
+        };
         drop(permit);
         let commit = |c: i64| shared.offsets.update(&pq.mq, c, false);
         if result == ConsumeResult::Success || shared.config.model == MessageModel::Broadcasting {

@@ -35,10 +35,10 @@ use crate::error::{StoreError, StoreResult};
 use crate::mapped_file::MappedFile;
 
 /// How far past the write position pages are kept faulted in.
-pub const PREFAULT_AHEAD: u64 = 16 * 1024 * 1024;
+pub const PREFAULT_AHEAD: u64 = 8 * 1024 * 1024;
 /// The writer wakes the thread once fewer prefaulted bytes than this remain ahead of it, so the
 /// thread works in steps of about `PREFAULT_AHEAD - KICK_BELOW`.
-pub const KICK_BELOW: u64 = 8 * 1024 * 1024;
+pub const KICK_BELOW: u64 = 4 * 1024 * 1024;
 /// Longest sleep between rounds without a wake-up.
 const IDLE_PARK: Duration = Duration::from_millis(100);
 /// Pause after a failed segment creation (e.g. a full disk) before trying again.
