@@ -485,6 +485,12 @@ log "results in $RESULTS; data in $WORK"
 case "$(stat -f -c %T "$WORK" 2>/dev/null)" in
     tmpfs|ramfs) log "warning: $WORK is in memory ($DATA_ROOT); set DATA_ROOT to a disk directory" ;;
 esac
+# A broker deletes its oldest segments once the disk is 75% full (RocketMQ's
+# diskMaxUsedSpaceRatio): the start of a backlog would then be gone before the catch-up reads it.
+used_pct=$(df -P "$WORK" 2>/dev/null | awk 'NR==2 {u=$3; a=$4; if (u+a>0) printf "%d", 100*u/(u+a)}')
+if [ -n "$used_pct" ] && [ "$used_pct" -ge 60 ]; then
+    log "warning: the disk of $WORK is ${used_pct}% full; Saturn and RocketMQ brokers delete old data above 75%, which truncates the catch-up backlog"
+fi
 build_saturn
 case " $SYSTEMS " in *" nats "*|*" redis "*) build_peer_driver ;; esac
 
