@@ -104,18 +104,7 @@ impl ExtFields {
     pub fn insert(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) {
         let key = key.as_ref();
         let val = self.append(value.as_ref());
-        match self.position(key) {
-            Some(i) => {
-                if let Some(e) = self.entries.get_mut(i) {
-                    e.val = val;
-                }
-            }
-            None => {
-                let sig = key_sig(key);
-                let key = self.append(key);
-                self.entries.push(Entry { key, val, sig });
-            }
-        }
+        self.set_span(key, val);
     }
 
     /// Sets `key` to the decimal text of `value` without an intermediate `String`.
@@ -125,6 +114,11 @@ impl ExtFields {
         // fmt::Write on a String never fails.
         let _ = write!(self.text, "{value}");
         let val = (start, self.text.len());
+        self.set_span(key, val);
+    }
+
+    /// Points `key` at the value text `val` (already appended), in place if `key` exists.
+    fn set_span(&mut self, key: &str, val: (usize, usize)) {
         match self.position(key) {
             Some(i) => {
                 if let Some(e) = self.entries.get_mut(i) {

@@ -41,6 +41,19 @@ struct Progress {
     async_waiters: Vec<(u64, oneshot::Sender<Result<(), String>>)>,
 }
 
+impl Progress {
+    /// The outcome for a waiter of `target` if it is already decided: the poison reason, or
+    /// success once `target` is durable; `None` while it still has to wait.
+    fn settled(&self, target: u64) -> Option<StoreResult<()>> {
+        if let Some(reason) = &self.poisoned {
+            return Some(Err(StoreError::Poisoned {
+                reason: reason.clone(),
+            }));
+        }
+        (self.flushed >= target).then_some(Ok(()))
+    }
+}
+
 /// State shared by appenders, waiters and the flusher.
 #[derive(Debug, Default)]
 pub struct FlushShared {
@@ -237,13 +250,8 @@ impl Durability {
         loop {
             let now = {
                 let mut st = shared.lock();
-                if let Some(reason) = &st.poisoned {
-                    return Err(StoreError::Poisoned {
-                        reason: reason.clone(),
-                    });
-                }
-                if st.flushed >= target {
-                    return Ok(());
+                if let Some(done) = st.settled(target) {
+                    return done;
                 }
                 let now = Instant::now();
                 if now >= deadline {
@@ -272,13 +280,8 @@ impl Durability {
         };
         let rx = {
             let mut st = shared.lock();
-            if let Some(reason) = &st.poisoned {
-                return Err(StoreError::Poisoned {
-                    reason: reason.clone(),
-                });
-            }
-            if st.flushed >= target {
-                return Ok(());
+            if let Some(done) = st.settled(target) {
+                return done;
             }
             let (tx, rx) = oneshot::channel();
             st.async_waiters.push((target, tx));
