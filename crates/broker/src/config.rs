@@ -78,6 +78,9 @@ pub struct BrokerConfig {
     /// Sync flush: how long a send waits for durability before answering FLUSH_DISK_TIMEOUT, ms.
     /// Default 5000 (`syncFlushTimeout`).
     pub sync_flush_timeout_ms: u64,
+    /// Async flush: period of the background commit-log flush, ms (what a machine crash can
+    /// lose at most). Default 500 (`flushIntervalCommitLog`).
+    pub flush_interval_ms: u64,
     /// Create unknown topics on first send (from the `TBW102` template). Default true
     /// (`autoCreateTopicEnable`).
     pub auto_create_topic: bool,
@@ -151,6 +154,7 @@ impl Default for BrokerConfig {
             flush_disk_type: FlushDiskType::AsyncFlush,
             warm_mapped_file: None,
             sync_flush_timeout_ms: 5_000,
+            flush_interval_ms: 500,
             auto_create_topic: true,
             default_topic_queue_nums: 4,
             register_period_ms: 30_000,
@@ -204,6 +208,9 @@ impl BrokerConfig {
         }
         if self.offset_flush_interval_ms == 0 || self.channel_expired_ms == 0 {
             return bad("offset_flush_interval_ms and channel_expired_ms must be > 0");
+        }
+        if self.flush_interval_ms == 0 || self.sync_flush_timeout_ms == 0 {
+            return bad("flush_interval_ms and sync_flush_timeout_ms must be > 0");
         }
         if self.max_message_size == 0 || self.pull_max_bytes == 0 || self.pull_max_msgs == 0 {
             return bad("max_message_size, pull_max_bytes and pull_max_msgs must be > 0");

@@ -174,6 +174,7 @@ fn store_config(c: &BrokerConfig) -> StoreConfig {
             FlushDiskType::SyncFlush => FlushMode::Sync,
         },
         sync_flush_timeout_ms: c.sync_flush_timeout_ms,
+        flush_interval_ms: c.flush_interval_ms,
         warm_segments: c
             .warm_mapped_file
             .unwrap_or(c.flush_disk_type == FlushDiskType::SyncFlush),

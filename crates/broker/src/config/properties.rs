@@ -41,7 +41,7 @@ impl BrokerConfig {
     /// autoCreateTopicEnable, defaultTopicQueueNums, fileReservedTime,
     /// mapedFileSizeCommitLog / mappedFileSizeCommitLog, deleteWhen, diskMaxUsedSpaceRatio,
     /// registerNameServerPeriod, maxMessageSize, longPollingEnable, shortPollingTimeMills,
-    /// syncFlushTimeout, maxHashSlotNum, maxIndexNum, regionId, traceOn,
+    /// syncFlushTimeout, flushIntervalCommitLog, maxHashSlotNum, maxIndexNum, regionId, traceOn,
     /// rebalanceLockMaxLiveTime, flushConsumerOffsetInterval, registerBrokerTimeoutMills,
     /// maxTransferBytesOnMessageInMemory, maxTransferCountOnMessageInMemory. Unmapped keys are
     /// ignored. Missing keys keep their defaults.
@@ -113,6 +113,7 @@ impl BrokerConfig {
             "longPollingEnable" => self.long_polling_enable = boolean(key, value)?,
             "shortPollingTimeMills" => self.short_polling_ms = num(key, value)?,
             "syncFlushTimeout" => self.sync_flush_timeout_ms = num(key, value)?,
+            "flushIntervalCommitLog" => self.flush_interval_ms = num(key, value)?,
             "maxHashSlotNum" => self.index_max_hash_slots = num(key, value)?,
             "maxIndexNum" => self.index_max_entries = num(key, value)?,
             "regionId" => self.region_id = value.to_owned(),
@@ -168,6 +169,7 @@ deleteWhen=04
 fileReservedTime=48
 brokerRole=ASYNC_MASTER
 flushDiskType=SYNC_FLUSH
+flushIntervalCommitLog=200
 mapedFileSizeCommitLog=1048576
 autoCreateTopicEnable=false
 storePathRootDir=/tmp/x
@@ -181,6 +183,7 @@ somethingNew=1
         assert_eq!(c.advertised_ip().to_string(), "10.0.0.5");
         assert_eq!(c.file_reserved_time_hours, 48);
         assert_eq!(c.flush_disk_type, FlushDiskType::SyncFlush);
+        assert_eq!(c.flush_interval_ms, 200);
         assert_eq!(c.commit_log_segment_size, 1 << 20);
         assert!(!c.auto_create_topic);
         assert_eq!(c.store_root_dir, std::path::PathBuf::from("/tmp/x"));
@@ -192,5 +195,7 @@ somethingNew=1
         assert!(BrokerConfig::from_properties("brokerId=x").is_err());
         assert!(BrokerConfig::from_properties("flushDiskType=SOMETIMES").is_err());
         assert!(BrokerConfig::from_properties("autoCreateTopicEnable=yes").is_err());
+        let never_flushed = BrokerConfig::from_properties("flushIntervalCommitLog=0").unwrap();
+        assert!(never_flushed.validate().is_err());
     }
 }

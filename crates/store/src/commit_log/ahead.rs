@@ -6,7 +6,11 @@
 //!   in writable with `MADV_POPULATE_WRITE`. Faulting a never-written page of a preallocated file
 //!   means allocating and zeroing a page-cache page: the single most expensive kernel step of an
 //!   append when done inline. The writer wakes the thread when less than [`KICK_BELOW`] bytes of
-//!   prefaulted space remain in front of it.
+//!   prefaulted space remain in front of it. With write-through (sync flush: records go in with
+//!   `pwrite`, the mapping only serves readers) the pages are faulted in read-only
+//!   (`MADV_POPULATE_READ`): each flush would otherwise write-protect them again, with a TLB
+//!   shoot-down to the other CPUs (measured: flusher CPU 8% lower, 689 → 635 ms per 3 s with 16
+//!   sync producers).
 //! - **A pre-created next segment.** The segment after the last one is created in advance as
 //!   `<20-digit start>.next.tmp` (preallocated with `posix_fallocate` and `fsync`ed, tens of
 //!   milliseconds for a 1 GiB segment). At roll-over the writer only renames it to its final name;
@@ -206,7 +210,12 @@ impl CommitLog {
             else {
                 break;
             };
-            if let Err(e) = file.prefault(lo, hi) {
+            let populated = if self.write_through.load(Ordering::Acquire) {
+                file.prefault_readable(lo, hi)
+            } else {
+                file.prefault(lo, hi)
+            };
+            if let Err(e) = populated {
                 tracing::debug!(error = %e, "MADV_POPULATE_WRITE unavailable; pages fault on write");
                 ahead.no_prefault.store(true, Ordering::Relaxed);
                 break;
