@@ -216,7 +216,7 @@ impl CommitLog {
                 file.prefault(lo, hi)
             };
             if let Err(e) = populated {
-                tracing::debug!(error = %e, "MADV_POPULATE_WRITE unavailable; pages fault on write");
+                tracing::debug!(error = %e, "MADV_POPULATE_READ/WRITE unavailable; pages fault on first use");
                 ahead.no_prefault.store(true, Ordering::Relaxed);
                 break;
             }
