@@ -14,11 +14,14 @@
 //! - [`checkpoint`]: durable progress markers used by recovery.
 //! - [`retention`]: deleting old segments and what only points into them; disk-full detection.
 //! - [`query`]: pulls, lookups and stats.
-//! - [`mapped_file`]: the mmap layer (the crate's only `unsafe`), [`disk`]: the file-system seam.
+//! - [`mapped_file`]: the mmap layer, [`disk`]: the file-system seam.
+//! - [`background`]: the lower CPU priority of the background threads. It and `mapped_file` hold
+//!   the crate's only `unsafe` (system calls).
 //! - [`config`], [`error`].
 //!
 //! On-disk formats are described byte by byte in `docs/store-format.md`.
 
+pub mod background;
 pub mod checkpoint;
 pub mod commit_log;
 pub mod config;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use saturn_protocol::message::record::MessageToStore;
 
+use crate::background;
 use crate::checkpoint::{self, Checkpoint};
 use crate::commit_log::append::{self, AppendContext, AppendFailure, Appended};
 use crate::commit_log::recover::TailCleanup;
@@ -134,7 +135,10 @@ impl MessageStore {
         let stop = Arc::clone(&self.stop);
         let maintenance = std::thread::Builder::new()
             .name("saturn-store-maint".into())
-            .spawn(move || maintenance_loop(&inner, &stop))
+            .spawn(move || {
+                background::lower_current_thread();
+                maintenance_loop(&inner, &stop)
+            })
             .map_err(spawn_err)?;
         let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
         threads.push(flusher);
@@ -144,6 +148,7 @@ impl MessageStore {
             std::thread::Builder::new()
                 .name("saturn-store-ahead".into())
                 .spawn(move || {
+                    background::lower_current_thread();
                     inner.log.run_ahead(
                         &*inner.disk,
                         inner.config.precreate_segments,
@@ -158,6 +163,7 @@ impl MessageStore {
                 std::thread::Builder::new()
                     .name("saturn-store-index".into())
                     .spawn(move || {
+                        background::lower_current_thread();
                         if let (Some(b), Some(index)) = (&inner.index_builder, &inner.index) {
                             b.run(&inner.log, index, &*inner.disk);
                         }

@@ -1,4 +1,4 @@
-//! Memory-mapped files: the only module of the crate that uses `unsafe`.
+//! Memory-mapped files: with [`crate::background`], the only module of the crate that uses `unsafe`.
 //!
 //! Two views of a mapping are offered, and a file is only ever mapped through one of them:
 //! - [`MappedFile`] for append-only data (commit-log segments, consume-queue files). Bytes below
