@@ -148,7 +148,7 @@ impl Writer {
                 Ok(())
             });
         if let Err(e) = result {
-            warn!(code = cmd.code, opaque = cmd.opaque, reason = %e, "dropping a command that cannot be encoded");
+            warn!(remote = %self.channel.remote_addr(), code = cmd.code, opaque = cmd.opaque, reason = %e, "dropping a command that cannot be encoded");
             if !cmd.is_response() {
                 self.channel.pending().fail(cmd.opaque, e);
             }
