@@ -163,7 +163,6 @@ impl MessageStore {
                 std::thread::Builder::new()
                     .name("saturn-store-index".into())
                     .spawn(move || {
-                        background::lower_current_thread();
                         if let (Some(b), Some(index)) = (&inner.index_builder, &inner.index) {
                             b.run(&inner.log, index, &*inner.disk);
                         }
@@ -253,6 +252,7 @@ impl MessageStore {
                 }
             }
         };
+        inner.log.release_if_lagging();
         let end = out.last().map_or(0, |a| a.phys + a.size as u64);
         let durability = match inner.config.flush_mode {
             FlushMode::Sync => Durability::pending(

@@ -356,7 +356,6 @@ mod tests {
     use super::*;
     use crate::commit_log::append::{append, AppendContext};
     use crate::commit_log::recover;
-    use crate::consume_queue::dispatch::Dispatcher;
     use crate::consume_queue::table::ConsumeQueueTable;
     use crate::disk::OsDisk;
     use crate::test_util::msg;
@@ -372,17 +371,7 @@ mod tests {
         log.stage_next(&OsDisk).unwrap();
         assert_eq!(log.ahead.staged_start(), Some(0));
         let queues = ConsumeQueueTable::load(dir.path(), 100, 0).unwrap();
-        let ctx = AppendContext {
-            log,
-            dispatcher: Dispatcher {
-                queues: &queues,
-                disk: &OsDisk,
-            },
-            disk: &OsDisk,
-            delay_levels_ms: &[],
-            max_body: 1 << 20,
-            max_index_keys: None,
-        };
+        let ctx = AppendContext::for_test(log, &queues, 1 << 20);
         let r = append(&ctx, &mut opened.tail, &[msg("T", 0, b"x", "")], 1).unwrap();
         assert_eq!(r[0].phys, 0, "the staged segment became segment 0");
         assert_eq!(log.ahead.staged_start(), None);
@@ -417,17 +406,7 @@ mod tests {
         let mut opened = recover::open(&log_dir, 256 * 1024 * 1024, 0).unwrap();
         let log = &opened.log;
         let queues = ConsumeQueueTable::load(dir.path(), 100, 0).unwrap();
-        let ctx = AppendContext {
-            log,
-            dispatcher: Dispatcher {
-                queues: &queues,
-                disk: &OsDisk,
-            },
-            disk: &OsDisk,
-            delay_levels_ms: &[],
-            max_body: 8 << 20,
-            max_index_keys: None,
-        };
+        let ctx = AppendContext::for_test(log, &queues, 8 << 20);
         append(&ctx, &mut opened.tail, &[msg("T", 0, b"x", "")], 1).unwrap();
         let first = super::super::lease::load(&super::super::lease::path(&log_dir))
             .unwrap()

@@ -50,6 +50,28 @@ pub struct AppendContext<'a> {
     pub max_index_keys: Option<u32>,
 }
 
+#[cfg(test)]
+impl<'a> AppendContext<'a> {
+    /// What the unit tests append with: the real disk, no delay levels, no index limit.
+    pub(crate) fn for_test(
+        log: &'a CommitLog,
+        queues: &'a crate::consume_queue::table::ConsumeQueueTable,
+        max_body: usize,
+    ) -> Self {
+        Self {
+            log,
+            dispatcher: Dispatcher {
+                queues,
+                disk: &crate::disk::OsDisk,
+            },
+            disk: &crate::disk::OsDisk,
+            delay_levels_ms: &[],
+            max_body,
+            max_index_keys: None,
+        }
+    }
+}
+
 /// Topic names become directory names: allow only RocketMQ's character set (`[%|a-zA-Z0-9_-]`),
 /// which also rules out `.`/`..` and path separators.
 pub fn check_topic(topic: &str) -> StoreResult<()> {

@@ -2,7 +2,6 @@ use saturn_protocol::message::record::{decode, BLANK_MAGIC_CODE};
 
 use super::append::{append, AppendContext};
 use super::recover::{self, classify, Slot};
-use crate::consume_queue::dispatch::Dispatcher;
 use crate::consume_queue::table::ConsumeQueueTable;
 use crate::disk::OsDisk;
 use crate::test_util::msg;
@@ -16,17 +15,7 @@ fn rolls_over_with_blank_marker_and_global_offsets() {
     let dir = tempfile::tempdir().unwrap();
     let mut opened = open(dir.path());
     let queues = ConsumeQueueTable::load(dir.path(), 100, 0).unwrap();
-    let ctx = AppendContext {
-        log: &opened.log,
-        dispatcher: Dispatcher {
-            queues: &queues,
-            disk: &OsDisk,
-        },
-        disk: &OsDisk,
-        delay_levels_ms: &[],
-        max_body: 1 << 20,
-        max_index_keys: None,
-    };
+    let ctx = AppendContext::for_test(&opened.log, &queues, 1 << 20);
     let body = vec![7u8; 1000];
     let mut all = Vec::new();
     for i in 0..9 {
@@ -92,17 +81,7 @@ fn too_large_batch_is_rejected_without_writing() {
     let dir = tempfile::tempdir().unwrap();
     let mut opened = open(dir.path());
     let queues = ConsumeQueueTable::load(dir.path(), 100, 0).unwrap();
-    let ctx = AppendContext {
-        log: &opened.log,
-        dispatcher: Dispatcher {
-            queues: &queues,
-            disk: &OsDisk,
-        },
-        disk: &OsDisk,
-        delay_levels_ms: &[],
-        max_body: 1 << 20,
-        max_index_keys: None,
-    };
+    let ctx = AppendContext::for_test(&opened.log, &queues, 1 << 20);
     let big = msg("T", 0, &vec![0u8; 4096], "");
     assert!(append(&ctx, &mut opened.tail, &[big], 1).is_err());
     let small = msg("T", 0, b"x", "");
@@ -118,17 +97,7 @@ fn reopen_cuts_at_every_possible_tear_of_the_last_record() {
     let sizes = {
         let mut opened = open(dir.path());
         let queues = ConsumeQueueTable::load(dir.path(), 100, 0).unwrap();
-        let ctx = AppendContext {
-            log: &opened.log,
-            dispatcher: Dispatcher {
-                queues: &queues,
-                disk: &OsDisk,
-            },
-            disk: &OsDisk,
-            delay_levels_ms: &[],
-            max_body: 1 << 20,
-            max_index_keys: None,
-        };
+        let ctx = AppendContext::for_test(&opened.log, &queues, 1 << 20);
         let mut v = Vec::new();
         for i in 0..3u8 {
             let m = msg("Tear", 0, &[i; 50], "KEYS\u{1}k\u{2}");

@@ -367,10 +367,11 @@ impl ConsumeQueue {
         }
         let q = u64::try_from(queue_offset).ok()?;
         let files = self.files.read().unwrap_or_else(|p| p.into_inner());
-        let first = file_start_unit(files.first()?)?;
-        let idx = usize::try_from(q.checked_sub(first)? / self.units_per_file).ok()?;
-        let file = files.get(idx)?;
-        let pos = usize::try_from(q - file_start_unit(file)?).ok()? * UNIT_SIZE;
+        // Files are contiguous, so the first one's start places every unit (one name parsed
+        // per read, not two).
+        let rel = q.checked_sub(file_start_unit(files.first()?)?)?;
+        let file = files.get(usize::try_from(rel / self.units_per_file).ok()?)?;
+        let pos = usize::try_from(rel % self.units_per_file).ok()? * UNIT_SIZE;
         Unit::decode(file.read(pos, UNIT_SIZE)?)
     }
 
