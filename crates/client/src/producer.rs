@@ -234,8 +234,10 @@ impl Producer {
         } else {
             1 + self.inner.config.retries
         };
+        // Nothing is allocated per send on the way to the broker: the queue is borrowed from the
+        // route, and strings are only copied when an attempt fails.
         let mut avoid: Option<String> = None;
-        let mut last_err = ClientError::NoQueue(out.topic.clone());
+        let mut last_err = None;
         for attempt in 0..attempts {
             let route = self.route(&out.topic).await?;
             let queue = pick_queue(
@@ -243,16 +245,15 @@ impl Producer {
                 &self.inner.next_queue,
                 avoid.as_deref(),
             )
-            .cloned()
             .ok_or_else(|| ClientError::NoQueue(out.topic.clone()))?;
-            match self.deliver_to(&out, &queue, oneway).await {
+            match self.deliver_to(&out, queue, oneway).await {
                 Ok(r) => return Ok(r),
                 Err(e) if e.is_retryable() && attempt + 1 < attempts => {
                     debug!(topic = %out.topic, broker = %queue.broker_name, attempt, error = %e, "send failed, retrying");
+                    avoid = Some(queue.broker_name.clone());
+                    last_err = Some(e);
                     // A failed broker may have left the route: look again before the next try.
                     let _ = self.inner.instance.routes.refresh(&out.topic).await;
-                    avoid = Some(queue.broker_name);
-                    last_err = e;
                 }
                 Err(e) => {
                     if e.is_retryable() {
@@ -262,7 +263,7 @@ impl Producer {
                 }
             }
         }
-        Err(last_err)
+        Err(last_err.unwrap_or_else(|| ClientError::NoQueue(out.topic.clone())))
     }
 
     /// One attempt to one queue.
