@@ -13,6 +13,10 @@ mod pacing;
 mod redis_streams;
 mod stats;
 mod system;
+// The same sub-millisecond timer as `saturn bench` (one file, compiled into both), so every
+// system of the comparison sees its load paced alike.
+#[path = "../../../crates/bench/src/timer.rs"]
+mod timer;
 mod workload;
 
 use std::process::ExitCode;

@@ -180,7 +180,7 @@ async fn publish_loop<P: Publisher>(
             Some(deadline) => {
                 // Keep collecting acknowledgements while waiting, so their latency is taken
                 // when they arrive, not when the next publish is due.
-                let sleep = tokio::time::sleep_until(deadline);
+                let sleep = crate::timer::sleep_until(deadline);
                 tokio::pin!(sleep);
                 loop {
                     tokio::select! {

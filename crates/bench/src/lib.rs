@@ -40,6 +40,7 @@ pub mod produce;
 pub mod report;
 pub mod setup;
 pub mod stats;
+pub mod timer;
 
 use std::sync::Arc;
 

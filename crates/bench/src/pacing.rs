@@ -11,10 +11,10 @@
 //! sends the overdue requests back to back (their deadlines are in the past) and latency is
 //! measured from the *scheduled* time, not from when the request actually left. A stall thus
 //! shows up in the latency of every request it delayed, as a user on a fixed schedule would
-//! see it. When the producer is on time it sleeps until the deadline; tokio's timer has 1 ms
-//! resolution and wakes up to a millisecond late, which is the client's timer and not the
-//! broker, so then latency is measured from the actual wake-up. Above ~1000 requests/s per
-//! producer, requests go out in small bursts at each millisecond tick, with the right average.
+//! see it. When the producer is on time it sleeps until the deadline on [`crate::timer`]
+//! (sub-millisecond; tokio's own timer wakes every producer due within a millisecond at the same
+//! tick, which turned an even load into bursts), and latency is measured from the actual
+//! wake-up: the few tens of µs the timer may be late are the client's, not the broker's.
 
 use std::time::Duration;
 
@@ -83,7 +83,7 @@ impl Pacer {
 /// [`Pacer::wait`]).
 pub async fn wait_for(deadline: Instant) -> Instant {
     if deadline > Instant::now() {
-        tokio::time::sleep_until(deadline).await;
+        crate::timer::sleep_until(deadline).await;
         Instant::now()
     } else {
         deadline
