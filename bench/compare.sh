@@ -15,8 +15,13 @@
 #   produce   SIZES x PRODUCERS, unpaced, WARMUP s then DURATION s
 #   consume   catch-up: a backlog of BACKLOG_BYTES (1 KiB messages) is produced, the page cache is
 #             dropped (if permitted), then one consumer reads it all from the start
-#   e2e       E2E_SIZES with E2E_PRODUCERS producers at E2E_LOAD x that system's own maximum
-#             produce rate (or E2E_RATE msgs/s for all); latency = born to delivery
+#   e2e-max   E2E_SIZES with E2E_PRODUCERS producers and one consumer, unpaced: that system's
+#             end-to-end maximum (messages delivered per second, producers and consumer sharing
+#             the machine)
+#   e2e       the same at a fixed rate of E2E_LOAD x that end-to-end maximum (or E2E_RATE msgs/s
+#             for all); latency = scheduled send to delivery. This is "latency at 50% load"
+#   e2e-pmax  (E2E_PRODUCE_BASIS=1) the same at E2E_LOAD x the system's produce-only maximum, the
+#             reference used before 2026-11-26: with the consumer's work on top it is ~75% load
 #   RSS       broker VmHWM over the PRODUCERS-max produce runs (peak reset before each, if allowed)
 #
 # Usage: bench/compare.sh [--results DIR] [--systems "saturn-async nats ..."]
@@ -24,7 +29,8 @@
 #   bench/compare.sh                   # full: 30 s runs after 5 s warm-up, 1 GiB backlog (~30 min)
 # Environment (defaults in brackets):
 #   DURATION [30] WARMUP [5] BACKLOG_BYTES [1073741824] SIZES ["1024 100"] PRODUCERS ["1 16"]
-#   E2E_SIZES [$SIZES] E2E_PRODUCERS [16] E2E_LOAD [0.5] E2E_RATE [unset] FILL_MAX [300]
+#   E2E_SIZES [$SIZES] E2E_PRODUCERS [16] E2E_LOAD [0.5] E2E_RATE [unset] E2E_PRODUCE_BASIS [1]
+#   FILL_MAX [300]
 #   CONSUME_MAX [300] SYSTEMS [all five]
 #   SATURN_PEERS [~/.cache/saturn-peers]   cache of peer builds, outside the repo
 #   PEERS_ROCKETMQ_RUST_BIN [$SATURN_PEERS/rocketmq-rust/bin]  dir holding the rocketmq-rust binaries
@@ -71,6 +77,7 @@ E2E_SIZES=${E2E_SIZES:-$SIZES}
 E2E_PRODUCERS=${E2E_PRODUCERS:-16}
 E2E_LOAD=${E2E_LOAD:-0.5}
 E2E_RATE=${E2E_RATE:-}
+E2E_PRODUCE_BASIS=${E2E_PRODUCE_BASIS:-1}
 BACKLOG_SIZE=1024     # message size of the catch-up backlog
 FILL_PRODUCERS=16     # the backlog is written like the 16-producer workload, sync sends
 QUEUES=8              # queues of every RocketMQ topic (saturn bench --queues)
@@ -379,6 +386,27 @@ drive() {
     fi
 }
 
+# One paced e2e run: e2e_at SYSTEM WORKLOAD SIZE MAX_JSON — at E2E_RATE, or E2E_LOAD x the
+# msgs_per_sec of MAX_JSON (the run that measured the maximum it is a share of).
+e2e_at() {
+    local system=$1 workload=$2 size=$3 max_json=$4 rate max file
+    rate=$E2E_RATE
+    if [ -z "$rate" ]; then
+        max=$(json_get "$max_json" msgs_per_sec)
+        if [ -n "$max" ]; then rate=$(python3 -c "print(max(1, round($max * $E2E_LOAD)))"); fi
+    fi
+    if [ -z "$rate" ]; then
+        log "$system: no maximum in $(basename "$max_json"); $workload ${size} B skipped"
+        result "$system" "$workload" "$size" "$E2E_PRODUCERS" "" "rate=null"
+        return
+    fi
+    log "$system: $workload ${size} B x $E2E_PRODUCERS producers at $rate msg/s"
+    file=$(drive "$system" "$workload-s$size" e2e --topic "cmp_${workload/-/_}_s$size" --size "$size" \
+        --producers "$E2E_PRODUCERS" --mode sync --rate "$rate" --duration "$DURATION" \
+        --warmup "$WARMUP" "${TOPIC_OPTS[@]}") || file=""
+    result "$system" "$workload" "$size" "$E2E_PRODUCERS" "$file" "rate=$rate"
+}
+
 # Records a workload's summary (or its failure): result SYSTEM WORKLOAD SIZE PRODUCERS FILE|"" [k=v...]
 result() {
     local system=$1 workload=$2 size=$3 producers=$4 file=$5
@@ -453,23 +481,19 @@ run_system() {
         result "$system" consume "$BACKLOG_SIZE" 1 "" "backlog=0" "cache=\"not-run\""
     fi
 
-    # End to end at a fixed rate below saturation: latency without queueing.
+    # End to end: first unpaced (the system's end-to-end maximum), then at a fixed share of it
+    # for latency without queueing. A produce-only maximum leaves out the consumer's half of the
+    # work, so a share of it is a much higher load end to end (kept as e2e-pmax for comparison).
     for size in $E2E_SIZES; do
-        rate=$E2E_RATE
-        if [ -z "$rate" ]; then
-            max=$(json_get "$RESULTS/raw/$system-produce-s$size-p$E2E_PRODUCERS.json" msgs_per_sec)
-            if [ -n "$max" ]; then rate=$(python3 -c "print(max(1, round($max * $E2E_LOAD)))"); fi
-        fi
-        if [ -z "$rate" ]; then
-            log "$system: no produce result for ${size} B x $E2E_PRODUCERS; e2e skipped"
-            result "$system" e2e "$size" "$E2E_PRODUCERS" "" "rate=null"
-            continue
-        fi
-        log "$system: e2e ${size} B x $E2E_PRODUCERS producers at $rate msg/s"
-        file=$(drive "$system" "e2e-s$size" e2e --topic "cmp_e2e_s$size" --size "$size" \
-            --producers "$E2E_PRODUCERS" --mode sync --rate "$rate" --duration "$DURATION" \
+        log "$system: e2e ${size} B x $E2E_PRODUCERS producers, unpaced"
+        file=$(drive "$system" "e2e-max-s$size" e2e --topic "cmp_e2e_max_s$size" --size "$size" \
+            --producers "$E2E_PRODUCERS" --mode sync --duration "$DURATION" \
             --warmup "$WARMUP" "${TOPIC_OPTS[@]}") || file=""
-        result "$system" e2e "$size" "$E2E_PRODUCERS" "$file" "rate=$rate"
+        result "$system" e2e-max "$size" "$E2E_PRODUCERS" "$file"
+        e2e_at "$system" e2e "$size" "$RESULTS/raw/$system-e2e-max-s$size.json"
+        if [ "$E2E_PRODUCE_BASIS" = 1 ] && [ -z "$E2E_RATE" ]; then
+            e2e_at "$system" e2e-pmax "$size" "$RESULTS/raw/$system-produce-s$size-p$E2E_PRODUCERS.json"
+        fi
     done
 
     log "== $system: stopping"
@@ -496,7 +520,7 @@ case " $SYSTEMS " in *" nats "*|*" redis "*) build_peer_driver ;; esac
 
 cat > "$RESULTS/meta.json" <<EOF
 {"date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "command": $(json_str "$COMMAND_LINE"),
- "settings": $(json_str "QUICK=$QUICK DURATION=$DURATION WARMUP=$WARMUP BACKLOG_BYTES=$BACKLOG_BYTES SIZES=\"$SIZES\" PRODUCERS=\"$PRODUCERS\" E2E_SIZES=\"$E2E_SIZES\" E2E_PRODUCERS=$E2E_PRODUCERS E2E_LOAD=$E2E_LOAD E2E_RATE=$E2E_RATE SYSTEMS=\"$SYSTEMS\""),
+ "settings": $(json_str "QUICK=$QUICK DURATION=$DURATION WARMUP=$WARMUP BACKLOG_BYTES=$BACKLOG_BYTES SIZES=\"$SIZES\" PRODUCERS=\"$PRODUCERS\" E2E_SIZES=\"$E2E_SIZES\" E2E_PRODUCERS=$E2E_PRODUCERS E2E_LOAD=$E2E_LOAD E2E_RATE=$E2E_RATE E2E_PRODUCE_BASIS=$E2E_PRODUCE_BASIS SYSTEMS=\"$SYSTEMS\""),
  "machine": $(json_str "$(nproc) CPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"),
  "saturn": $(json_str "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet 2>/dev/null || echo ' (with local changes)')"),
  "versions": $(json_str "$(nats-server --version 2>/dev/null | head -1); $(redis-server --version 2>/dev/null | awk '{print $1, $2, $3}')")}

@@ -47,7 +47,11 @@ def workload_label(rec):
         return f"produce {size_label(size)}, {p} producer{'s' if p != 1 else ''} (sync sends)"
     if kind == "consume":
         return f"consume catch-up {size_label(size)}, 1 consumer"
-    return f"e2e {size_label(size)}, {p} producers at a fixed rate"
+    if kind == "e2e-max":
+        return f"e2e {size_label(size)}, {p} producers + 1 consumer, unpaced (end-to-end maximum)"
+    if kind == "e2e-pmax":
+        return f"e2e {size_label(size)}, {p} producers at a share of the produce-only maximum"
+    return f"e2e {size_label(size)}, {p} producers at a share of the end-to-end maximum"
 
 
 def main():
@@ -102,13 +106,16 @@ def main():
                 p50 = p99 = p999 = mx = None
                 mib = r.get("backlog", 0) * r["size"] / 2**20
                 notes.append(f"backlog {r.get('backlog', 0):,} msgs ({mib:,.0f} MiB), page cache {r.get('cache')}")
-            if r["workload"] == "e2e":
+            paced = r["workload"] in ("e2e", "e2e-pmax")
+            if paced:
                 notes.append(f"at {r.get('rate')} msg/s, latency born→delivery, lost {s.get('lost', 0)}")
+            elif r["workload"] == "e2e-max":
+                notes.append(f"latency born→delivery at saturation, lost {s.get('lost', 0)}")
             if s.get("errors"):
                 notes.append(f"{s['errors']} errors: {s.get('first_error', '')[:80]}")
             peer = system not in SATURN_SYSTEMS
             # An e2e rate is set (a share of each system's own maximum), not measured.
-            r_rate = ratio(base_s.get("msgs_per_sec"), s.get("msgs_per_sec")) if peer and r["workload"] != "e2e" else "—"
+            r_rate = ratio(base_s.get("msgs_per_sec"), s.get("msgs_per_sec")) if peer and not paced else "—"
             r_p99 = ratio((base_s.get("latency_us") or {}).get("p99"), p99) if peer and p99 else "—"
             print(
                 f"| {label} | {system} | {fmt_rate(s['msgs_per_sec'])} | {s['mb_per_sec']:.1f} | "
@@ -132,8 +139,10 @@ def main():
     print(
         "Saturn = saturn-async (acknowledged from memory, like the peers' defaults here). "
         "Saturn/peer msgs/s above 1: Saturn is faster; Saturn/peer p99 (and RSS) below 1: Saturn is lower. "
-        "Produce latency = send to acknowledgement; e2e latency = scheduled send to delivery, each system at "
-        "its own share of its maximum 16-producer rate (E2E_RATE fixes one rate for all)."
+        "Produce latency = send to acknowledgement; e2e latency = scheduled send to delivery. Paced e2e runs "
+        "each system at E2E_LOAD of its own maximum: of its unpaced e2e rate (the load the goal means), and, "
+        "for comparison with runs before 2026-11-26, of its produce-only rate, which is ~75% of the e2e "
+        "capacity since the consumer's work comes on top (E2E_RATE fixes one rate for all)."
     )
     loads = [f"{r['system']} {r['start']} → {r['end']}" for r in records if r["type"] == "load"]
     if loads:
