@@ -22,26 +22,37 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::time::Duration;
 
-/// Zeros are written in pieces of this size.
+/// Zeros are written, and synced, in pieces of this size.
 const CHUNK: usize = 1024 * 1024;
+/// Pause between two pieces, so the group commits of sync flush get the disk in between.
+const PAUSE: Duration = Duration::from_millis(1);
 
-/// Writes zeros over `[from, to)` of `file` and `fdatasync`s them.
+/// Writes zeros over `[from, to)` of `file`, one [`CHUNK`] at a time, each `fdatasync`ed before
+/// the next is written, with a short pause in between.
+///
+/// Why in pieces: a group commit's `msync` waits for the disk, and the disk was busy with
+/// whatever had been written before it. Writing a whole lease extension (32 MiB) and then
+/// syncing it held every group commit behind it for tens of milliseconds: 16 producers paced at
+/// 10k msg/s in sync mode had a send p99 of 9–177 ms with warming and 1.7 ms without. One MiB
+/// costs the disk about 2 ms here.
 ///
 /// # Errors
-/// A write or the sync failed.
+/// A write or a sync failed.
 pub fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
-    if from >= to {
-        return Ok(());
-    }
     let zeros = vec![0u8; CHUNK];
     let mut at = from;
     while at < to {
+        if at > from {
+            std::thread::sleep(PAUSE);
+        }
         let n = usize::try_from(to - at).map_or(CHUNK, |left| left.min(CHUNK));
         file.write_all_at(zeros.get(..n).unwrap_or_default(), at)?;
+        file.sync_data()?;
         at += n as u64;
     }
-    file.sync_data()
+    Ok(())
 }
 
 #[cfg(test)]
