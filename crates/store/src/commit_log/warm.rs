@@ -41,6 +41,9 @@ const PAUSE: Duration = Duration::from_millis(1);
 /// # Errors
 /// A write or a sync failed.
 pub fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
+    if from >= to {
+        return Ok(());
+    }
     let zeros = vec![0u8; CHUNK];
     let mut at = from;
     while at < to {
