@@ -41,6 +41,9 @@ class Server:
         log = open(self.log_path, "wb")
         cmd = [self.saturn, "standalone", "--data-dir", self.data_dir,
                "--namesrv-listen", "127.0.0.1:0", "--broker-listen", "127.0.0.1:0"]
+        # COMPAT_FLUSH=sync runs the flows against a sync-flush broker (sends answered once on disk).
+        if os.environ.get("COMPAT_FLUSH"):
+            cmd += ["--flush", os.environ["COMPAT_FLUSH"]]
         # Own session: a Ctrl-C on the terminal reaches the harness, which stops the server itself.
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env,
                                      start_new_session=True)

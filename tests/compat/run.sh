@@ -11,7 +11,8 @@
 #
 # Environment: COMPAT_KIT (kit folder, default ../shared/compat next to the repo), COMPAT_CACHE,
 # COMPAT_KEEP=1 (keep the scratch folder: data dir and every program's stdout/stderr; it is kept
-# anyway when a flow fails), COMPAT_SATURN_LOG (RUST_LOG of the server, default info).
+# anyway when a flow fails), COMPAT_SATURN_LOG (RUST_LOG of the server, default info), COMPAT_FLUSH
+# (`sync`: run the flows against a sync-flush broker; default: the broker's default, async).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"

@@ -12,6 +12,7 @@ use saturn_remoting::{BoxFuture, Channel, RequestHandler};
 
 use crate::client_manager::ClientManager;
 use crate::config::FlushDiskType;
+use crate::error::RequestError;
 use crate::processor::admin::AdminProcessor;
 use crate::processor::client::ClientProcessor;
 use crate::processor::lock::LockProcessor;
@@ -128,7 +129,11 @@ impl Processors {
         use request as r;
         let reply: Reply = match req.code {
             r::SEND_MESSAGE | r::SEND_MESSAGE_V2 | r::SEND_BATCH_MESSAGE => {
-                self.send.handle(channel, &req).await
+                match self.send.handle(channel, &req).await.transpose() {
+                    Some(reply) => reply,
+                    // Answered later, once the message is durable.
+                    None => return None,
+                }
             }
             r::PULL_MESSAGE | r::LITE_PULL_MESSAGE => self.pull.handle(&req).await,
             r::QUERY_MESSAGE => self.query.query_message(&req).await,
@@ -162,17 +167,21 @@ impl Processors {
                 Some(format!(" request type {code} not supported")),
             )),
         };
-        let resp = reply.unwrap_or_else(|e| {
-            let code = e.response_code();
-            if code == response::SYSTEM_ERROR || code == response::SERVICE_NOT_AVAILABLE {
-                tracing::warn!(request = req.code, remote = %channel.remote_addr(), error = %e, "request failed");
-            } else {
-                tracing::debug!(request = req.code, remote = %channel.remote_addr(), error = %e, "request refused");
-            }
-            req.response_to(code, Some(e.to_string()))
-        });
+        let resp = reply.unwrap_or_else(|e| error_response(&req, channel, &e));
         (!req.is_oneway()).then_some(resp)
     }
+}
+
+/// The response to a failed request: the error's code, its text as remark; logged as a warning
+/// when the broker is at fault, at debug level when the request was refused.
+fn error_response(req: &RemotingCommand, channel: &Channel, e: &RequestError) -> RemotingCommand {
+    let code = e.response_code();
+    if code == response::SYSTEM_ERROR || code == response::SERVICE_NOT_AVAILABLE {
+        tracing::warn!(request = req.code, remote = %channel.remote_addr(), error = %e, "request failed");
+    } else {
+        tracing::debug!(request = req.code, remote = %channel.remote_addr(), error = %e, "request refused");
+    }
+    req.response_to(code, Some(e.to_string()))
 }
 
 /// The [`RequestHandler`] given to the remoting server.

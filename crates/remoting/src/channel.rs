@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use saturn_protocol::command::{RemotingCommand, SerializeType, FLAG_ONEWAY, FLAG_RESPONSE};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use crate::deferred::{DeferredResponse, Origin};
 use crate::error::RemotingError;
+use crate::gate::WriteGate;
 use crate::pending::{PendingGuard, PendingTable};
+use crate::writer::Outbound;
 
 /// Which end opened the connection; decides who picks the header form of outgoing requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,12 +50,16 @@ struct Inner {
     side: Side,
     remote_addr: SocketAddr,
     local_addr: SocketAddr,
-    outbound: mpsc::Sender<RemotingCommand>,
+    outbound: mpsc::Sender<Outbound>,
     pending: PendingTable,
     close: CancellationToken,
     opaque: Arc<OpaqueSource>,
     peer_form: AtomicU8,
     send_timeout: Duration,
+    /// One permit per request being handled or answered later (bounds both per connection).
+    in_flight: Arc<Semaphore>,
+    gate: Arc<WriteGate>,
+    max_frame_len: usize,
 }
 
 /// What a new channel needs; built by the connection module.
@@ -60,10 +67,13 @@ pub(crate) struct ChannelParts {
     pub(crate) side: Side,
     pub(crate) remote_addr: SocketAddr,
     pub(crate) local_addr: SocketAddr,
-    pub(crate) outbound: mpsc::Sender<RemotingCommand>,
+    pub(crate) outbound: mpsc::Sender<Outbound>,
     pub(crate) close: CancellationToken,
     pub(crate) opaque: Arc<OpaqueSource>,
     pub(crate) send_timeout: Duration,
+    pub(crate) in_flight: Arc<Semaphore>,
+    pub(crate) gate: Arc<WriteGate>,
+    pub(crate) max_frame_len: usize,
 }
 
 impl Channel {
@@ -80,6 +90,9 @@ impl Channel {
                 opaque: parts.opaque,
                 peer_form: AtomicU8::new(SerializeType::Json.to_byte()),
                 send_timeout: parts.send_timeout,
+                in_flight: parts.in_flight,
+                gate: parts.gate,
+                max_frame_len: parts.max_frame_len,
             }),
         }
     }
@@ -142,7 +155,7 @@ impl Channel {
         let exchange = async {
             self.inner
                 .outbound
-                .send(request)
+                .send(Outbound::Frame(request))
                 .await
                 .map_err(|_| RemotingError::ConnectionClosed)?;
             response
@@ -163,7 +176,11 @@ impl Channel {
         self.prepare(&mut request);
         request.opaque = self.inner.opaque.next();
         request.flag = (request.flag | FLAG_ONEWAY) & !FLAG_RESPONSE;
-        match tokio::time::timeout(self.inner.send_timeout, self.inner.outbound.send(request)).await
+        match tokio::time::timeout(
+            self.inner.send_timeout,
+            self.inner.outbound.send(Outbound::Frame(request)),
+        )
+        .await
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(RemotingError::ConnectionClosed),
@@ -180,10 +197,13 @@ impl Channel {
         self.prepare(&mut request);
         request.opaque = self.inner.opaque.next();
         request.flag = (request.flag | FLAG_ONEWAY) & !FLAG_RESPONSE;
-        self.inner.outbound.try_send(request).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => RemotingError::Busy,
-            mpsc::error::TrySendError::Closed(_) => RemotingError::ConnectionClosed,
-        })
+        self.inner
+            .outbound
+            .try_send(Outbound::Frame(request))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => RemotingError::Busy,
+                mpsc::error::TrySendError::Closed(_) => RemotingError::ConnectionClosed,
+            })
     }
 
     fn prepare(&self, request: &mut RemotingCommand) {
@@ -199,12 +219,13 @@ impl Channel {
     ) -> Result<(), RemotingError> {
         self.inner
             .outbound
-            .send(response)
+            .send(Outbound::Frame(response))
             .await
             .map_err(|_| RemotingError::ConnectionClosed)
     }
 
-    /// Queues a response without waiting; gives it back when the queue is full or closed.
+    /// Queues a response without waiting: `Err(Some(response))` hands it back when the queue
+    /// is full, `Err(None)` means the connection is closing.
     #[allow(
         clippy::result_large_err,
         reason = "the command is handed back so the caller can still send it; boxing it would cost an allocation per response"
@@ -212,8 +233,46 @@ impl Channel {
     pub(crate) fn try_send_response(
         &self,
         response: RemotingCommand,
-    ) -> Result<(), mpsc::error::TrySendError<RemotingCommand>> {
-        self.inner.outbound.try_send(response)
+    ) -> Result<(), Option<RemotingCommand>> {
+        match self.inner.outbound.try_send(Outbound::Frame(response)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(Outbound::Frame(response))) => Err(Some(response)),
+            Err(_) => Err(None),
+        }
+    }
+
+    /// Takes over answering `request` from outside its handler: the handler returns `None` and
+    /// the returned [`DeferredResponse`] sends the response later, from any thread.
+    ///
+    /// `None` when the request is oneway (nothing to answer), the connection is closing, it
+    /// already has `max_in_flight` requests being handled or answered later (the deferred
+    /// answer holds one of those slots until sent, so a peer cannot pile up unanswered
+    /// requests), or this is not called inside a tokio runtime (the response may need a task
+    /// to wait for room in the write queue). The caller then answers the usual way.
+    pub fn defer_response(&self, request: &RemotingCommand) -> Option<DeferredResponse> {
+        if request.is_oneway() || self.is_closed() {
+            return None;
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let permit = Arc::clone(&self.inner.in_flight).try_acquire_owned().ok()?;
+        Some(DeferredResponse::new(
+            self.clone(),
+            Origin::of(request),
+            permit,
+            runtime,
+        ))
+    }
+
+    pub(crate) fn in_flight(&self) -> &Arc<Semaphore> {
+        &self.inner.in_flight
+    }
+
+    pub(crate) fn gate(&self) -> &WriteGate {
+        &self.inner.gate
+    }
+
+    pub(crate) fn max_frame_len(&self) -> usize {
+        self.inner.max_frame_len
     }
 
     pub(crate) fn pending(&self) -> &PendingTable {

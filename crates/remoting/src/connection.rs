@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use saturn_protocol::command::{RemotingCommand, FLAG_ONEWAY, FLAG_RESPONSE};
+use saturn_protocol::command::RemotingCommand;
 use saturn_protocol::frame::decode_frame;
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
@@ -30,11 +30,13 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, trace, warn, Instrument};
+use tracing::{debug, warn, Instrument};
 
 use crate::channel::{Channel, ChannelParts, OpaqueSource, Side};
 use crate::config::ConnectionConfig;
+use crate::deferred::Origin;
 use crate::error::RemotingError;
+use crate::gate::WriteGate;
 use crate::handler::RequestHandler;
 use crate::writer::Writer;
 
@@ -75,6 +77,9 @@ pub(crate) fn spawn(stream: TcpStream, params: ConnectionParams) -> Result<Chann
     stream.set_nodelay(true)?;
     let config = params.config;
     let (outbound_tx, outbound_rx) = mpsc::channel(config.write_queue.max(1));
+    let (read_half, write_half) = stream.into_split();
+    let write_half = Arc::new(write_half);
+    let gate = Arc::new(WriteGate::new(Arc::clone(&write_half), outbound_tx.clone()));
     let channel = Channel::new(ChannelParts {
         side: params.side,
         remote_addr,
@@ -83,8 +88,10 @@ pub(crate) fn spawn(stream: TcpStream, params: ConnectionParams) -> Result<Chann
         close: params.close.clone(),
         opaque: params.opaque,
         send_timeout: config.send_timeout,
+        in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+        gate: Arc::clone(&gate),
+        max_frame_len: config.max_frame_len,
     });
-    let (read_half, write_half) = stream.into_split();
     // A debug span: an enabled span is entered and left on every poll of both tasks, which at
     // the default INFO level cost about 2% of a busy broker's CPU for a prefix on the few log
     // lines written from inside a connection (those that matter name the peer themselves).
@@ -92,6 +99,7 @@ pub(crate) fn spawn(stream: TcpStream, params: ConnectionParams) -> Result<Chann
 
     let writer = Writer::new(
         write_half,
+        gate,
         outbound_rx,
         params.close.clone(),
         config.send_timeout,
@@ -108,7 +116,7 @@ pub(crate) fn spawn(stream: TcpStream, params: ConnectionParams) -> Result<Chann
         max_frame_len: config.max_frame_len,
         channel: channel.clone(),
         handler: params.handler,
-        in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+        in_flight: Arc::clone(channel.in_flight()),
         in_flight_max: config.max_in_flight.max(1),
         idle: config.idle_timeout.map_or(MAX_IDLE, |d| d.min(MAX_IDLE)),
         shutdown: params.shutdown,
@@ -324,52 +332,15 @@ impl Reader {
     }
 }
 
-/// What the transport copies from a request onto its response.
-#[derive(Debug, Clone, Copy)]
-struct Origin {
-    opaque: i32,
-    oneway: bool,
-    form: saturn_protocol::command::SerializeType,
-}
-
-impl Origin {
-    fn of(request: &RemotingCommand) -> Self {
-        Origin {
-            opaque: request.opaque,
-            oneway: request.is_oneway(),
-            form: request.serialize_type,
-        }
-    }
-
-    /// The response to send, if any (never one to a oneway request). The transport owns
-    /// matching: whatever the handler built, the peer gets its opaque back, a response flag, and
-    /// the header form it spoke.
-    fn finish(self, reply: Option<RemotingCommand>) -> Option<RemotingCommand> {
-        match reply {
-            Some(_) if self.oneway => {
-                trace!("response to a oneway request discarded");
-                None
-            }
-            Some(mut reply) => {
-                reply.opaque = self.opaque;
-                reply.flag = (reply.flag | FLAG_RESPONSE) & !FLAG_ONEWAY;
-                reply.serialize_type = self.form;
-                Some(reply)
-            }
-            None => None,
-        }
-    }
-}
-
 /// Queues a response produced on the spot; when the queue is full the wait moves to a task (the
 /// request keeps its in-flight slot until then), so the reader never blocks on a slow peer.
 fn queue_response(channel: &Channel, reply: RemotingCommand, permit: OwnedSemaphorePermit) {
     match channel.try_send_response(reply) {
         Ok(()) => drop(permit),
-        Err(mpsc::error::TrySendError::Closed(_)) => {
+        Err(None) => {
             debug!("connection closed before the response could be queued");
         }
-        Err(mpsc::error::TrySendError::Full(reply)) => {
+        Err(Some(reply)) => {
             let channel = channel.clone();
             tokio::spawn(
                 async move {

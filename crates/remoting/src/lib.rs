@@ -9,6 +9,10 @@
 //!   wait), responses leave in completion order.
 //! - `writer` (internal): the writer task, which sends everything queued with vectored writes
 //!   (bodies and pull-response chunks are never copied into the write buffer).
+//! - `gate` (internal): lets another thread write a whole frame to the socket while the writer
+//!   task is idle.
+//! - [`deferred`]: [`DeferredResponse`], a response sent after its handler returned, from any
+//!   thread (sync-flush sends are answered from the store's flusher thread).
 //! - [`channel`]: [`Channel`], the handle of one connection: send requests (`request`,
 //!   `send_oneway`), close it, see who is on the other end.
 //! - `pending` (internal): `opaque` → waiting requester.
@@ -23,7 +27,9 @@ pub mod client;
 pub mod codec;
 pub mod config;
 mod connection;
+pub mod deferred;
 pub mod error;
+mod gate;
 pub mod handler;
 mod pending;
 pub mod server;
@@ -33,6 +39,7 @@ pub use channel::{Channel, Side};
 pub use client::RemotingClient;
 pub use codec::RemotingCodec;
 pub use config::{ClientConfig, ConnectionConfig, ServerConfig};
+pub use deferred::DeferredResponse;
 pub use error::RemotingError;
 pub use futures_util::future::BoxFuture;
 pub use handler::{RequestHandler, UnsupportedHandler};

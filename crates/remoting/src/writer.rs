@@ -6,15 +6,13 @@
 //! (the store's record slices). A flush hands heads and bodies to `writev` together, up to
 //! [`MAX_IOVECS`] at a time, so N queued responses cost one syscall instead of N.
 
-use std::future::poll_fn;
 use std::io::{self, IoSlice};
-use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use saturn_protocol::command::RemotingCommand;
 use saturn_protocol::frame::encode_frame_head;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +20,16 @@ use tracing::{debug, warn};
 
 use crate::channel::Channel;
 use crate::error::RemotingError;
+use crate::gate::WriteGate;
+
+/// What the writer task's queue carries.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// A frame to write.
+    Frame(RemotingCommand),
+    /// A direct write left its unwritten rest in the gate's stash: write it.
+    Stash,
+}
 
 /// Frames gathered before a write is forced, so one busy producer cannot delay the write forever.
 const MAX_WRITE_BATCH: usize = 256;
@@ -41,8 +49,10 @@ const HEAD_BUF: usize = 16 * 1024;
 
 /// Writes what the connection's queue delivers.
 pub(crate) struct Writer {
-    io: OwnedWriteHalf,
-    outbound: mpsc::Receiver<RemotingCommand>,
+    /// Shared with the gate; ours is the last handle, and dropping it shuts the write side down.
+    io: Arc<OwnedWriteHalf>,
+    gate: Arc<WriteGate>,
+    outbound: mpsc::Receiver<Outbound>,
     close: CancellationToken,
     flush_timeout: Duration,
     channel: Channel,
@@ -57,8 +67,9 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn new(
-        io: OwnedWriteHalf,
-        outbound: mpsc::Receiver<RemotingCommand>,
+        io: Arc<OwnedWriteHalf>,
+        gate: Arc<WriteGate>,
+        outbound: mpsc::Receiver<Outbound>,
         close: CancellationToken,
         flush_timeout: Duration,
         channel: Channel,
@@ -66,6 +77,7 @@ impl Writer {
     ) -> Self {
         Writer {
             io,
+            gate,
             outbound,
             close,
             flush_timeout,
@@ -87,6 +99,7 @@ impl Writer {
         if let Err(e) = pumped {
             debug!(remote = %self.channel.remote_addr(), error = %e, "write failed, closing connection");
             self.close.cancel();
+            self.gate.close();
             return;
         }
         self.close.cancel();
@@ -99,17 +112,19 @@ impl Writer {
             Ok(Err(e)) => debug!(error = %e, "final flush failed"),
             Err(_) => debug!("final flush timed out"),
         }
+        // Returning drops our handle of the socket, the last one: the write side shuts down.
+        self.gate.close();
     }
 
     async fn pump(&mut self) -> Result<(), RemotingError> {
-        while let Some(cmd) = self.outbound.recv().await {
-            self.encode(cmd);
+        while let Some(item) = self.outbound.recv().await {
+            self.take(item);
             let mut batched = 1;
             while batched < MAX_WRITE_BATCH && self.pending < MAX_BATCH_BYTES {
-                let Ok(cmd) = self.outbound.try_recv() else {
+                let Ok(item) = self.outbound.try_recv() else {
                     break;
                 };
-                self.encode(cmd);
+                self.take(item);
                 batched += 1;
             }
             self.flush().await?;
@@ -118,15 +133,20 @@ impl Writer {
     }
 
     async fn finish(&mut self) -> Result<(), RemotingError> {
-        while let Some(cmd) = self.outbound.recv().await {
-            self.encode(cmd);
+        while let Some(item) = self.outbound.recv().await {
+            self.take(item);
             if self.pending >= MAX_BATCH_BYTES {
                 self.flush().await?;
             }
         }
-        self.flush().await?;
-        self.io.shutdown().await?;
-        Ok(())
+        self.flush().await
+    }
+
+    /// Adds a queued item to the batch (the stash needs nothing: every flush takes it first).
+    fn take(&mut self, item: Outbound) {
+        if let Outbound::Frame(cmd) = item {
+            self.encode(cmd);
+        }
     }
 
     /// Adds one frame to the batch. A command that cannot be encoded (e.g. a code above 32767
@@ -134,20 +154,7 @@ impl Writer {
     /// if it was our request, its requester gets the error at once instead of a timeout.
     fn encode(&mut self, cmd: RemotingCommand) {
         let start = self.head.len();
-        let result = encode_frame_head(&cmd, &mut self.head)
-            .map_err(RemotingError::from)
-            .and_then(|()| {
-                let len = (self.head.len() - start).saturating_add(cmd.body_len());
-                if len > self.max_frame_len {
-                    self.head.truncate(start);
-                    return Err(RemotingError::FrameTooLarge {
-                        len,
-                        max: self.max_frame_len,
-                    });
-                }
-                Ok(())
-            });
-        if let Err(e) = result {
+        if let Err(e) = encode_head_checked(&cmd, &mut self.head, self.max_frame_len) {
             warn!(remote = %self.channel.remote_addr(), code = cmd.code, opaque = cmd.opaque, reason = %e, "dropping a command that cannot be encoded");
             if !cmd.is_response() {
                 self.channel.pending().fail(cmd.opaque, e);
@@ -176,38 +183,69 @@ impl Writer {
         self.segments.push(part);
     }
 
-    /// Writes the whole batch.
+    /// Writes the whole batch, after what a direct write left in the gate's stash. Written
+    /// segments are removed as it goes, so a flush cancelled halfway (connection closing) can be
+    /// resumed by the next one without sending anything twice.
     async fn flush(&mut self) -> Result<(), RemotingError> {
+        if let Some(stash) = self.gate.begin_batch() {
+            self.segments.insert(0, stash);
+        }
         if !self.head.is_empty() {
             self.segments.push(self.head.split().freeze());
         }
         let Writer {
             io, segments, head, ..
         } = self;
-        let mut first = 0;
-        while first < segments.len() {
-            // The iovec array lives only inside one poll, not in the task's state.
-            let written = poll_fn(|cx| {
+        while !segments.is_empty() {
+            let written = {
                 let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
                 let mut n = 0;
-                for (slot, seg) in iov.iter_mut().zip(segments.iter().skip(first)) {
+                for (slot, seg) in iov.iter_mut().zip(segments.iter()) {
                     *slot = IoSlice::new(seg);
                     n += 1;
                 }
-                Pin::new(&mut *io).poll_write_vectored(cx, iov.get(..n).unwrap_or_default())
-            })
-            .await?;
-            if written == 0 {
-                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+                io.try_write_vectored(iov.get(..n).unwrap_or_default())
+            };
+            match written {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                Ok(written) => {
+                    let mut first = 0;
+                    advance(segments, &mut first, written);
+                    segments.drain(..first);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => io.writable().await?,
+                Err(e) => return Err(e.into()),
             }
-            advance(segments, &mut first, written);
         }
-        segments.clear();
         self.pending = 0;
         // Every split of `head` is gone: make its allocation whole again for the next batch.
         head.reserve(HEAD_BUF);
+        self.gate.end_batch();
         Ok(())
     }
+}
+
+/// Encodes `cmd`'s frame head (length words and header) onto `buf`, refusing a frame whose
+/// whole length would exceed `max_frame_len` (`buf` is then left as it was).
+pub(crate) fn encode_head_checked(
+    cmd: &RemotingCommand,
+    buf: &mut BytesMut,
+    max_frame_len: usize,
+) -> Result<(), RemotingError> {
+    let start = buf.len();
+    if let Err(e) = encode_frame_head(cmd, buf) {
+        buf.truncate(start);
+        return Err(e.into());
+    }
+    let len = (buf.len() - start).saturating_add(cmd.body_len());
+    if len > max_frame_len {
+        buf.truncate(start);
+        return Err(RemotingError::FrameTooLarge {
+            len,
+            max: max_frame_len,
+        });
+    }
+    Ok(())
 }
 
 /// Consumes `written` bytes from `segments[*first..]`.

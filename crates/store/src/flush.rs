@@ -10,7 +10,11 @@
 //! covers its offset unparks it), and
 //! [`Durability::wait_async`] is a future built on `tokio::sync::oneshot`. Only `tokio::sync` is
 //! used — no runtime, timers or tasks — so the store stays runtime-agnostic; async callers add
-//! their own timeout.
+//! their own timeout. A third form, [`Durability::on_durable`], runs a callback on the flusher
+//! thread right after the round that covers it: a caller that only has to write a response can do
+//! so there, without waking a task first. Its timeout is enforced by
+//! [`FlushShared::expire_overdue`], which a store thread that does no I/O calls periodically (the
+//! flusher may be the thread that is stuck).
 //!
 //! A failed flush poisons the store: every pending and later waiter gets
 //! [`StoreError::Poisoned`], and appends are refused.
@@ -39,6 +43,35 @@ struct Progress {
     /// may cause is harmless (parking allows for them).
     blocked: Vec<(u64, Thread)>,
     async_waiters: Vec<(u64, oneshot::Sender<Result<(), String>>)>,
+    /// Registered by [`Durability::on_durable`], in registration order.
+    callbacks: Vec<Callback>,
+}
+
+/// What [`Durability::on_durable`] runs once the outcome is known.
+pub type DurableCallback = Box<dyn FnOnce(StoreResult<()>) + Send>;
+
+/// A registered callback and what it waits for.
+struct Callback {
+    target: u64,
+    deadline: Instant,
+    done: DurableCallback,
+}
+
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callback")
+            .field("target", &self.target)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Callbacks taken out of the shared state, run after its lock is released (a callback may
+/// write to a socket; nobody should wait for the lock meanwhile).
+fn run_callbacks(taken: Vec<Callback>, outcome: impl Fn(u64) -> StoreResult<()>) {
+    for c in taken {
+        (c.done)(outcome(c.target));
+    }
 }
 
 impl Progress {
@@ -111,13 +144,22 @@ impl FlushShared {
         self.lock().flushed
     }
 
-    /// Records the outcome of one flush round and wakes the waiters it satisfies.
+    /// Records the outcome of one flush round and wakes the waiters it satisfies; the callbacks
+    /// it satisfies run on the calling thread.
     pub fn complete(&self, result: Result<u64, String>) {
         let mut st = self.lock();
         match result {
             Ok(flushed) => {
                 st.flushed = st.flushed.max(flushed);
                 let f = st.flushed;
+                // Oldest first, and most rounds satisfy every callback: take them all and put
+                // back the (rare) ones still waiting.
+                let mut covered = std::mem::take(&mut st.callbacks);
+                if covered.iter().any(|c| c.target > f) {
+                    let (done, waiting) = covered.into_iter().partition(|c| c.target <= f);
+                    st.callbacks = waiting;
+                    covered = done;
+                }
                 let waiters = std::mem::take(&mut st.async_waiters);
                 let (ready, pending): (Vec<_>, Vec<_>) =
                     waiters.into_iter().partition(|(t, _)| *t <= f);
@@ -131,6 +173,8 @@ impl FlushShared {
                     }
                     *t > f
                 });
+                drop(st);
+                run_callbacks(covered, |_| Ok(()));
             }
             Err(reason) => {
                 if st.poisoned.is_none() {
@@ -145,8 +189,38 @@ impl FlushShared {
                 for (_, thread) in st.blocked.drain(..) {
                     thread.unpark();
                 }
+                let taken = std::mem::take(&mut st.callbacks);
+                drop(st);
+                run_callbacks(taken, |_| {
+                    Err(StoreError::Poisoned {
+                        reason: reason.clone(),
+                    })
+                });
             }
         }
+    }
+
+    /// Fails the callbacks whose timeout passed with [`StoreError::FlushTimeout`] (the data stays
+    /// written; only its durability is unconfirmed). Called periodically by the store.
+    pub fn expire_overdue(&self, now: Instant) {
+        let mut st = self.lock();
+        if !st.callbacks.iter().any(|c| c.deadline <= now) {
+            return;
+        }
+        let (overdue, waiting) = std::mem::take(&mut st.callbacks)
+            .into_iter()
+            .partition(|c| c.deadline <= now);
+        st.callbacks = waiting;
+        drop(st);
+        tracing::warn!("sync flush timed out");
+        run_callbacks(overdue, |target| Err(StoreError::FlushTimeout { target }));
+    }
+
+    /// Fails every callback still registered with [`StoreError::Closed`]: the store closed and
+    /// no round will cover them.
+    pub fn abandon(&self) {
+        let taken = std::mem::take(&mut self.lock().callbacks);
+        run_callbacks(taken, |_| Err(StoreError::Closed));
     }
 
     /// Tells the flusher to do a last round and stop.
@@ -268,6 +342,28 @@ impl Durability {
         }
     }
 
+    /// Runs `done` with the outcome once known: on the flusher thread right after the round that
+    /// makes the append durable, on the caller's thread at once if it already is (or the store is
+    /// poisoned), with [`StoreError::FlushTimeout`] from the store's periodic sweep when the
+    /// sync-flush timeout passes first, or with [`StoreError::Closed`] when the store closes
+    /// without covering it. `done` runs exactly once; keep it short and non-blocking, since the
+    /// next round waits for it.
+    pub fn on_durable(self, done: impl FnOnce(StoreResult<()>) + Send + 'static) {
+        let Some((shared, target)) = self.pending else {
+            return done(Ok(()));
+        };
+        let mut st = shared.lock();
+        if let Some(outcome) = st.settled(target) {
+            drop(st);
+            return done(outcome);
+        }
+        st.callbacks.push(Callback {
+            target,
+            deadline: Instant::now() + self.timeout,
+            done: Box::new(done),
+        });
+    }
+
     /// Resolves when durable, without blocking a thread (no timeout: wrap it in the caller's
     /// runtime timer, e.g. `tokio::time::timeout`).
     ///
@@ -359,5 +455,75 @@ mod tests {
             Err(StoreError::FlushTimeout { target: 5 })
         ));
         assert!(Durability::ready().is_ready());
+    }
+
+    /// Registers a callback that sends its outcome into a channel the test reads.
+    fn on_durable_into(d: Durability) -> std::sync::mpsc::Receiver<StoreResult<()>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        d.on_durable(move |outcome| {
+            let _ = tx.send(outcome);
+        });
+        rx
+    }
+
+    #[test]
+    fn callbacks_run_once_their_round_covers_them() {
+        let shared = FlushShared::new(0);
+        let first = on_durable_into(Durability::pending(&shared, 10, Duration::from_secs(10)));
+        let second = on_durable_into(Durability::pending(&shared, 20, Duration::from_secs(10)));
+        assert!(first.try_recv().is_err(), "nothing is durable yet");
+        shared.complete(Ok(15));
+        assert!(matches!(first.try_recv(), Ok(Ok(()))));
+        assert!(
+            second.try_recv().is_err(),
+            "20 is not covered by a flush to 15"
+        );
+        shared.complete(Ok(20));
+        assert!(matches!(second.try_recv(), Ok(Ok(()))));
+        // Already durable: answered on the spot, on this thread.
+        let late = on_durable_into(Durability::pending(&shared, 5, Duration::from_secs(10)));
+        assert!(matches!(late.try_recv(), Ok(Ok(()))));
+        assert!(matches!(
+            on_durable_into(Durability::ready()).try_recv(),
+            Ok(Ok(()))
+        ));
+    }
+
+    #[test]
+    fn overdue_callbacks_time_out_and_the_rest_wait() {
+        let shared = FlushShared::new(0);
+        let short = on_durable_into(Durability::pending(&shared, 10, Duration::ZERO));
+        let long = on_durable_into(Durability::pending(&shared, 10, Duration::from_secs(60)));
+        shared.expire_overdue(Instant::now());
+        assert!(matches!(
+            short.try_recv(),
+            Ok(Err(StoreError::FlushTimeout { target: 10 }))
+        ));
+        assert!(long.try_recv().is_err());
+        shared.complete(Ok(10));
+        assert!(matches!(long.try_recv(), Ok(Ok(()))));
+        assert!(short.try_recv().is_err(), "a callback runs exactly once");
+    }
+
+    #[test]
+    fn callbacks_learn_of_a_failed_flush_and_of_a_close() {
+        let shared = FlushShared::new(0);
+        let failed = on_durable_into(Durability::pending(&shared, 10, Duration::from_secs(10)));
+        shared.complete(Err("EIO".into()));
+        assert!(matches!(
+            failed.try_recv(),
+            Ok(Err(StoreError::Poisoned { reason })) if reason == "EIO"
+        ));
+        // Registered after the poisoning: told at once.
+        let after = on_durable_into(Durability::pending(&shared, 20, Duration::from_secs(10)));
+        assert!(matches!(
+            after.try_recv(),
+            Ok(Err(StoreError::Poisoned { .. }))
+        ));
+
+        let shared = FlushShared::new(0);
+        let abandoned = on_durable_into(Durability::pending(&shared, 10, Duration::from_secs(10)));
+        shared.abandon();
+        assert!(matches!(abandoned.try_recv(), Ok(Err(StoreError::Closed))));
     }
 }

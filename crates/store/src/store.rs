@@ -143,6 +143,16 @@ impl MessageStore {
         let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
         threads.push(flusher);
         threads.push(maintenance);
+        if self.inner.config.flush_mode == FlushMode::Sync {
+            let inner = Arc::clone(&self.inner);
+            let stop = Arc::clone(&self.stop);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("saturn-store-expiry".into())
+                    .spawn(move || expiry_loop(&inner, &stop))
+                    .map_err(spawn_err)?,
+            );
+        }
         let inner = Arc::clone(&self.inner);
         threads.push(
             std::thread::Builder::new()
@@ -300,6 +310,14 @@ impl MessageStore {
         if inner.closed.swap(true, Ordering::AcqRel) {
             return Err(StoreError::Closed);
         }
+        let closed = self.close_open();
+        // Whatever the last round did not cover (it failed, or never ran) gets its answer now.
+        inner.flush.abandon();
+        closed
+    }
+
+    fn close_open(&self) -> StoreResult<()> {
+        let inner = &*self.inner;
         // Wait for in-flight appends to finish.
         drop(inner.tail.lock().unwrap_or_else(|p| p.into_inner()));
         inner.flush.shutdown();
@@ -338,6 +356,24 @@ impl Drop for MessageStore {
                 tracing::error!(error = %e, "closing the store on drop failed");
             }
         }
+    }
+}
+
+/// How often sync-flush callbacks are checked for their timeout: they fail at most this late.
+const FLUSH_EXPIRY_SWEEP: Duration = Duration::from_millis(100);
+
+/// Fails overdue durability callbacks until the store stops. A thread of its own that does no
+/// I/O: the flusher and the maintenance thread may both be stuck in a stalled device, which is
+/// exactly when the timeout matters.
+fn expiry_loop(inner: &Inner, stop: &Stop) {
+    let mut stopped = stop.stopped.lock().unwrap_or_else(|p| p.into_inner());
+    while !*stopped {
+        stopped = stop
+            .cv
+            .wait_timeout(stopped, FLUSH_EXPIRY_SWEEP)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|p| p.into_inner().0);
+        inner.flush.expire_overdue(Instant::now());
     }
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::{msg, small_config, FaultDisk};
 use saturn_protocol::message::record::{decode, MessageToStore};
@@ -279,6 +280,49 @@ fn rejects_bad_messages_without_writing() {
         MessageStore::open(small_config(dir.path(), FlushMode::Async)),
         Err(StoreError::Locked { .. })
     ));
+}
+
+/// Ends a simulated device stall when dropped.
+struct Unstall(Arc<FaultDisk>);
+
+impl Drop for Unstall {
+    fn drop(&mut self) {
+        self.0.stall(false);
+    }
+}
+
+#[test]
+fn a_stalled_flush_times_out_a_durability_callback_and_keeps_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultDisk::default());
+    let config = StoreConfig {
+        sync_flush_timeout_ms: 100,
+        ..small_config(dir.path(), FlushMode::Sync)
+    };
+    let store = MessageStore::open_with_disk(config, disk.clone()).unwrap();
+    store.append(&msg("S", 0, b"before", &[])).unwrap();
+    disk.stall(true);
+    // Whatever happens below, the device comes back (or the store's threads never finish).
+    let _unstall = Unstall(Arc::clone(&disk));
+    let (r, durability) = store
+        .append_deferred(&msg("S", 0, b"stalled", &[]))
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    durability.on_durable(move |outcome| tx.send(outcome).unwrap());
+    // The store's sweep answers it although the flusher is stuck in the device.
+    let outcome = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        matches!(outcome, Err(StoreError::FlushTimeout { .. })),
+        "{outcome:?}"
+    );
+    let read = store.get_messages("S", 0, r.queue_offset, 1, 1 << 20, &AcceptAll);
+    assert_eq!(
+        decode(&read.messages[0]).unwrap().0.body.as_ref(),
+        b"stalled"
+    );
+    disk.stall(false);
+    store.append(&msg("S", 0, b"after", &[])).unwrap();
+    store.close().unwrap();
 }
 
 #[test]

@@ -34,6 +34,7 @@ use saturn_protocol::code::response;
 use saturn_protocol::command::RemotingCommand;
 use saturn_protocol::header::CommandHeader;
 use saturn_protocol::message::MessageToStore;
+use saturn_remoting::DeferredResponse;
 use saturn_store::{AppendResult, Durability, MessageStore, StoreError};
 
 use crate::error::RequestError;
@@ -133,6 +134,32 @@ impl Appender {
                 "message written but not made durable: {e}"
             ))),
         }
+    }
+
+    /// Sync flush without a waiting task: `reply` (a SUCCESS response) goes out through
+    /// `deferred` right after the flush round that makes the append durable, on the store's
+    /// flusher thread. FLUSH_DISK_TIMEOUT when the sync-flush timeout passes first (the message
+    /// is stored), SERVICE_NOT_AVAILABLE when the flush failed or the store closed.
+    pub fn answer_when_durable(
+        &self,
+        d: Durability,
+        mut reply: RemotingCommand,
+        deferred: DeferredResponse,
+    ) {
+        d.on_durable(move |outcome| {
+            match outcome {
+                Ok(()) => {}
+                Err(StoreError::FlushTimeout { .. }) => reply.code = response::FLUSH_DISK_TIMEOUT,
+                Err(e) => {
+                    let e = RequestError::ServiceNotAvailable(format!(
+                        "message written but not made durable: {e}"
+                    ));
+                    tracing::warn!(error = %e, "send failed");
+                    reply = reply.response_to(e.response_code(), Some(e.to_string()));
+                }
+            }
+            deferred.send(reply);
+        });
     }
 
     /// [`Appender::append`] then [`Appender::wait_durable`], treating a flush timeout as success

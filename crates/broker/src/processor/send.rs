@@ -6,8 +6,9 @@
 //! record (born host = TCP peer, store host = us, `UNIQ_KEY` added when missing, `CLUSTER`
 //! added) → redirect a `%RETRY%` send that used up its retries to `%DLQ%<group>`, and a
 //! transaction half message to `RMQ_SYS_TRANS_HALF_TOPIC` queue 0 (with `REAL_TOPIC`/`REAL_QID`)
-//! → append and wake long polls → in sync-flush mode wait for durability without blocking the
-//! runtime (unless the message says `WAIT=false`), answering FLUSH_DISK_TIMEOUT (10) on timeout.
+//! → append and wake long polls → in sync-flush mode (unless the message says `WAIT=false`)
+//! answer once the message is durable: the store's flusher thread sends the response right after
+//! its round ([`Appender::answer_when_durable`]), FLUSH_DISK_TIMEOUT (10) on timeout.
 //!
 //! Not yet: delayed delivery. A message with a `DELAY` level is stored straight in its real
 //! topic (delivered at once); the schedule service comes with the delay issue.
@@ -26,7 +27,7 @@ use saturn_protocol::message::{
 use saturn_remoting::Channel;
 use saturn_store::{AppendResult, Durability};
 
-use super::{with_header, Appender, Reply};
+use super::{with_header, Appender};
 use crate::error::RequestError;
 use crate::state::Identity;
 use crate::subscription_groups::SubscriptionGroups;
@@ -129,16 +130,20 @@ impl SendProcessor {
         }
     }
 
-    /// Handles one send request.
+    /// Handles one send request. `Ok(None)`: in sync-flush mode the response was handed to the
+    /// store, which sends it from its flusher thread once the message is durable.
     ///
     /// # Errors
     /// Bad header, illegal message, unknown topic, store failure.
-    pub async fn handle(&self, channel: &Channel, req: &RemotingCommand) -> Reply {
+    pub async fn handle(
+        &self,
+        channel: &Channel,
+        req: &RemotingCommand,
+    ) -> Result<Option<RemotingCommand>, RequestError> {
         let header = SendMessageView::from_command(req)?;
         let prepared = self.prepare(&header, req, channel.remote_addr()).await?;
         let msgs = prepared.msgs.as_slice();
         let (results, durability) = self.appender.append(msgs)?;
-        let code = self.await_durability(durability, prepared.wait).await?;
         let first = results
             .first()
             .ok_or_else(|| RequestError::System("nothing was stored".into()))?;
@@ -151,7 +156,20 @@ impl SendProcessor {
             trace_on: Some(self.settings.trace_on),
             ..Default::default()
         };
-        Ok(with_header(req, code, &resp))
+        let mut reply = with_header(req, response::SUCCESS, &resp);
+        if !prepared.wait {
+            return Ok(Some(reply));
+        }
+        if self.appender.sync_flush_timeout.is_some() {
+            // No task waits for the flush: the round that covers this send answers it.
+            if let Some(deferred) = channel.defer_response(req) {
+                self.appender
+                    .answer_when_durable(durability, reply, deferred);
+                return Ok(None);
+            }
+        }
+        reply.code = self.await_durability(durability).await?;
+        Ok(Some(reply))
     }
 
     async fn prepare(
@@ -297,12 +315,8 @@ impl SendProcessor {
         Ok(())
     }
 
-    /// Sync flush: waits for durability unless the message says `WAIT=false`;
-    /// FLUSH_DISK_TIMEOUT when it does not come in time.
-    async fn await_durability(&self, d: Durability, wait: bool) -> Result<i32, RequestError> {
-        if !wait {
-            return Ok(response::SUCCESS);
-        }
+    /// Sync flush: waits for durability; FLUSH_DISK_TIMEOUT when it does not come in time.
+    async fn await_durability(&self, d: Durability) -> Result<i32, RequestError> {
         Ok(if self.appender.wait_durable(d).await? {
             response::SUCCESS
         } else {

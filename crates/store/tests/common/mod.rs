@@ -6,6 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use bytes::Bytes;
 use saturn_protocol::message::record::MessageToStore;
@@ -65,6 +66,17 @@ pub struct FaultDisk {
     pub fail_sync: AtomicBool,
     /// Reported used ratio × 1000 (0 = ask the OS).
     pub used_permille: AtomicU64,
+    /// While true, commit-log flushes hang (a stalled device).
+    stalled: Mutex<bool>,
+    unstalled: Condvar,
+}
+
+impl FaultDisk {
+    /// Makes commit-log flushes hang until called again with `false`.
+    pub fn stall(&self, on: bool) {
+        *self.stalled.lock().unwrap() = on;
+        self.unstalled.notify_all();
+    }
 }
 
 impl Disk for FaultDisk {
@@ -76,6 +88,11 @@ impl Disk for FaultDisk {
     }
 
     fn sync_mapped(&self, file: &MappedFile, from: usize, to: usize) -> io::Result<()> {
+        drop(
+            self.unstalled
+                .wait_while(self.stalled.lock().unwrap(), |stalled| *stalled)
+                .unwrap(),
+        );
         if self.fail_sync.load(Ordering::SeqCst) {
             return Err(io::Error::from_raw_os_error(libc::EIO));
         }
