@@ -113,12 +113,10 @@ impl WriteGate {
         self.lock().writer_busy = false;
     }
 
-    /// No more writes of any kind; drops the gate's handle of the socket so the writer's is the
-    /// last one (dropping it shuts the write side down).
+    /// No more direct writes; drops the gate's handle of the socket so the writer's is the last
+    /// one (dropping it shuts the write side down). The stash stays for the writer's final flush.
     pub(crate) fn close(&self) {
-        let mut st = self.lock();
-        st.socket = None;
-        st.stash = None;
+        self.lock().socket = None;
     }
 }
 

@@ -103,6 +103,9 @@ impl Writer {
             return;
         }
         self.close.cancel();
+        // From here on only this task writes: a direct write's unwritten rest, if any, is still
+        // in the stash and goes out first in the final flush.
+        self.gate.close();
         // Whatever was queued before the close (e.g. responses of drained requests) still goes
         // out, but a peer that stopped reading must not hold us forever.
         self.outbound.close();
@@ -113,7 +116,6 @@ impl Writer {
             Err(_) => debug!("final flush timed out"),
         }
         // Returning drops our handle of the socket, the last one: the write side shuts down.
-        self.gate.close();
     }
 
     async fn pump(&mut self) -> Result<(), RemotingError> {
