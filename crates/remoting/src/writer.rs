@@ -96,16 +96,14 @@ impl Writer {
             () = close.cancelled() => Ok(()),
             res = self.pump() => res,
         };
-        if let Err(e) = pumped {
-            debug!(remote = %self.channel.remote_addr(), error = %e, "write failed, closing connection");
-            self.close.cancel();
-            self.gate.close();
-            return;
-        }
         self.close.cancel();
         // From here on only this task writes: a direct write's unwritten rest, if any, is still
         // in the stash and goes out first in the final flush.
         self.gate.close();
+        if let Err(e) = pumped {
+            debug!(remote = %self.channel.remote_addr(), error = %e, "write failed, closing connection");
+            return;
+        }
         // Whatever was queued before the close (e.g. responses of drained requests) still goes
         // out, but a peer that stopped reading must not hold us forever.
         self.outbound.close();

@@ -11,6 +11,8 @@
 //! - [`index`]: hash index files for lookups by key / unique id and time, built in the
 //!   background from the commit log by [`index::builder`].
 //! - [`flush`]: async flushing, sync group commit, durability waiters, poisoning.
+//! - `housekeeping` (internal): the maintenance thread (consume-queue/index flush, checkpoint,
+//!   retention) and the expiry of overdue durability callbacks.
 //! - [`checkpoint`]: durable progress markers used by recovery.
 //! - [`retention`]: deleting old segments and what only points into them; disk-full detection.
 //! - [`query`]: pulls, lookups and stats.
@@ -29,6 +31,7 @@ pub mod consume_queue;
 pub mod disk;
 pub mod error;
 pub mod flush;
+mod housekeeping;
 pub mod index;
 pub mod mapped_file;
 pub mod query;

@@ -7,7 +7,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,6 +24,7 @@ use crate::consume_queue::table::ConsumeQueueTable;
 use crate::disk::{self, Disk, OsDisk};
 use crate::error::{StoreError, StoreResult};
 use crate::flush::{self, Durability, FlushShared};
+use crate::housekeeping::{expiry_loop, maintenance_loop, Stop};
 use crate::index::builder::{IndexBuilder, IndexProgress};
 use crate::index::{IndexRecovery, IndexService};
 use crate::mapped_file::sys;
@@ -77,13 +78,6 @@ pub struct RecoveryReport {
     pub log_end: u64,
     /// How the space after the end was zeroed (`None` for an empty log).
     pub tail_cleanup: Option<TailCleanup>,
-}
-
-/// Stop signal for the maintenance thread.
-#[derive(Debug, Default)]
-struct Stop {
-    stopped: Mutex<bool>,
-    cv: Condvar,
 }
 
 /// The message store. `Send + Sync`: share it with an `Arc`.
@@ -321,11 +315,7 @@ impl MessageStore {
         // Wait for in-flight appends to finish.
         drop(inner.tail.lock().unwrap_or_else(|p| p.into_inner()));
         inner.flush.shutdown();
-        {
-            let mut stopped = self.stop.stopped.lock().unwrap_or_else(|p| p.into_inner());
-            *stopped = true;
-            self.stop.cv.notify_all();
-        }
+        self.stop.stop();
         inner.log.ahead.stop();
         // The builder indexes what was appended before it stops.
         if let Some(b) = &inner.index_builder {
@@ -354,66 +344,6 @@ impl Drop for MessageStore {
         if !self.inner.closed.load(Ordering::Acquire) {
             if let Err(e) = self.close() {
                 tracing::error!(error = %e, "closing the store on drop failed");
-            }
-        }
-    }
-}
-
-/// How often sync-flush callbacks are checked for their timeout: they fail at most this late.
-const FLUSH_EXPIRY_SWEEP: Duration = Duration::from_millis(100);
-
-/// Fails overdue durability callbacks until the store stops. A thread of its own that does no
-/// I/O: the flusher and the maintenance thread may both be stuck in a stalled device, which is
-/// exactly when the timeout matters.
-fn expiry_loop(inner: &Inner, stop: &Stop) {
-    let mut stopped = stop.stopped.lock().unwrap_or_else(|p| p.into_inner());
-    while !*stopped {
-        stopped = stop
-            .cv
-            .wait_timeout(stopped, FLUSH_EXPIRY_SWEEP)
-            .map(|(g, _)| g)
-            .unwrap_or_else(|p| p.into_inner().0);
-        inner.flush.expire_overdue(Instant::now());
-    }
-}
-
-fn maintenance_loop(inner: &Inner, stop: &Stop) {
-    let cq_every = Duration::from_millis(inner.config.flush_consume_queue_interval_ms);
-    let retention_every = Duration::from_millis(inner.config.retention_interval_ms);
-    let mut next_cq = Instant::now() + cq_every;
-    let mut next_retention = Instant::now() + retention_every;
-    loop {
-        {
-            let mut stopped = stop.stopped.lock().unwrap_or_else(|p| p.into_inner());
-            loop {
-                if *stopped {
-                    return;
-                }
-                let now = Instant::now();
-                let due = next_cq.min(next_retention);
-                if now >= due {
-                    break;
-                }
-                stopped = stop
-                    .cv
-                    .wait_timeout(stopped, due - now)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|p| p.into_inner().0);
-            }
-        }
-        let now = Instant::now();
-        if now >= next_cq {
-            next_cq = now + cq_every;
-            if inner.flush.check().is_ok() {
-                if let Err(e) = inner.checkpoint_now(false) {
-                    tracing::error!(error = %e, "consume-queue/index flush or checkpoint failed");
-                }
-            }
-        }
-        if now >= next_retention {
-            next_retention = now + retention_every;
-            if let Err(e) = inner.run_retention(now_ms()) {
-                tracing::error!(error = %e, "retention pass failed");
             }
         }
     }

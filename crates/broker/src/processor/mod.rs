@@ -76,6 +76,11 @@ pub fn concat(records: &[Bytes]) -> Bytes {
     }
 }
 
+/// The error for an append that was written but whose flush failed (store poisoned or closed).
+fn not_durable(e: &StoreError) -> RequestError {
+    RequestError::ServiceNotAvailable(format!("message written but not made durable: {e}"))
+}
+
 /// The write path shared by send, send-back and end-transaction: append, then wake the long
 /// polls of every queue written. The caller decides whether to wait for the durability.
 pub struct Appender {
@@ -130,9 +135,7 @@ impl Appender {
                 tracing::warn!("sync flush timed out");
                 Ok(false)
             }
-            Ok(Err(e)) => Err(RequestError::ServiceNotAvailable(format!(
-                "message written but not made durable: {e}"
-            ))),
+            Ok(Err(e)) => Err(not_durable(&e)),
         }
     }
 
@@ -151,9 +154,7 @@ impl Appender {
                 Ok(()) => {}
                 Err(StoreError::FlushTimeout { .. }) => reply.code = response::FLUSH_DISK_TIMEOUT,
                 Err(e) => {
-                    let e = RequestError::ServiceNotAvailable(format!(
-                        "message written but not made durable: {e}"
-                    ));
+                    let e = not_durable(&e);
                     tracing::warn!(error = %e, "send failed");
                     reply = reply.response_to(e.response_code(), Some(e.to_string()));
                 }
